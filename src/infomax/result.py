@@ -1,0 +1,58 @@
+"""The result object every estimator returns."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["MIEstimate"]
+
+
+@dataclass
+class MIEstimate:
+    """An MI estimate on held-out data.
+
+    Attributes:
+        mi: the estimate, nats.
+        stderr: its standard error, nats (over held-out batches or bootstrap).
+        bound: name of the estimator (``infonce``, ``smile``, ``ksg``, ...).
+        n_train: samples used to fit the critic (0 for closed-form estimators).
+        n_heldout: samples the estimate was computed on.
+        history: per-step training estimates (nats), empty where nothing trains.
+        heldout_curve: ``(step, heldout estimate)`` pairs measured during training.
+        terms: per-term estimates of a chain-rule (DEMI) decomposition; empty
+            for a single-term estimate. Each is a dict with at least ``mi``,
+            ``stderr`` and ``name``.
+        info: extra diagnostics (elapsed seconds, best step, warnings, ...).
+    """
+
+    mi: float
+    stderr: float
+    bound: str
+    n_train: int
+    n_heldout: int
+    history: list[float] = field(default_factory=list)
+    heldout_curve: list[tuple[int, float]] = field(default_factory=list)
+    terms: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mi_bits(self) -> float:
+        """The estimate in bits."""
+        return self.mi / math.log(2)
+
+    def to_dict(self, include_curves: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict; the training curves only when asked for."""
+        out = asdict(self)
+        out["mi_bits"] = self.mi_bits
+        if not include_curves:
+            out.pop("history")
+            out.pop("heldout_curve")
+        return out
+
+    def __str__(self) -> str:
+        return (
+            f"I = {self.mi:.3f} ± {self.stderr:.3f} nats ({self.mi_bits:.3f} bits) "
+            f"[{self.bound}, {self.n_heldout} held-out samples]"
+        )
