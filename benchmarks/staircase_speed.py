@@ -1,0 +1,183 @@
+"""Speed of the stacked staircase trainer against the plain per-bound loop, in one run.
+
+One *step* is one optimiser step of every bound (all 8 by default), including
+drawing the batch. Each implementation runs ``--warmup`` steps, then
+``--steps`` timed steps; the implementations are interleaved and the whole is
+repeated ``--repeats`` times, keeping each one's best (least disturbed) rate.
+
+Implementations:
+
+* ``stacked``: :class:`infomax.staircase.StackedStaircase` (batched matmuls over a
+  leading model axis, one fused Adam);
+* ``vmap``: the same stacked parameters run through ``torch.func.functional_call``
+  + ``vmap`` over the plain modules, one fused Adam;
+* ``reference``: ``benchmarks/staircase_reference.py``, one module and one default
+  Adam per bound (the baseline of the ratio);
+* ``reference-fused``: the same loop with the fused Adam kernel, to separate what
+  the optimiser contributes from what stacking the models contributes.
+
+Usage::
+
+    .venv/bin/python benchmarks/staircase_speed.py --out runs/staircase-speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.func import functional_call, stack_module_state, vmap
+
+from infomax.staircase import (
+    BOUND_CHOICES,
+    BOUNDS_WITH_BASELINE,
+    BoundObjective,
+    StackedStaircase,
+    build_reference_models,
+    rho_for_mi,
+    sample_correlated_gaussian,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from staircase_reference import ReferenceStaircase  # noqa: E402
+
+
+class VmapStaircase:
+    """The stacked model written with ``torch.func``: vmap of the plain modules' forward."""
+
+    def __init__(self, bound_names: list[str], critic: str, lr: float = 5e-4) -> None:
+        critics, baselines = build_reference_models(bound_names, critic)
+        self.critic_params, self.critic_buffers = stack_module_state(critics)
+        self.critic_base = copy.deepcopy(critics[0]).to("meta")
+        rows = [b for b in baselines if b is not None]
+        self.baseline_rows = {
+            m: r
+            for r, m in enumerate(m for m, n in enumerate(bound_names) if n in BOUNDS_WITH_BASELINE)
+        }
+        self.baseline_params: dict[str, Tensor] = {}
+        if rows:
+            self.baseline_params, _ = stack_module_state(rows)
+            self.baseline_base = copy.deepcopy(rows[0]).to("meta")
+        self.objectives = [BoundObjective(name) for name in bound_names]
+        params = [*self.critic_params.values(), *self.baseline_params.values()]
+        self.optimizer = torch.optim.Adam(params, lr=lr, fused=True)
+
+    def step(self, x: Tensor, y: Tensor) -> Tensor:
+        def critic_fn(params: dict[str, Tensor], buffers: dict[str, Tensor]) -> Tensor:
+            return functional_call(self.critic_base, (params, buffers), (x, y))
+
+        scores = vmap(critic_fn)(self.critic_params, self.critic_buffers)  # (M, B, B)
+        log_baselines = None
+        if self.baseline_params:
+
+            def baseline_fn(params: dict[str, Tensor]) -> Tensor:
+                return functional_call(self.baseline_base, params, (x,))
+
+            log_baselines = vmap(baseline_fn)(self.baseline_params).squeeze(-1)  # (K, B)
+        objectives, estimates = [], []
+        for m, objective_fn in enumerate(self.objectives):
+            row = self.baseline_rows.get(m)
+            log_baseline = None if row is None or log_baselines is None else log_baselines[row]
+            objective, estimate = objective_fn(scores[m], log_baseline)
+            objectives.append(objective)
+            estimates.append(estimate)
+        self.optimizer.zero_grad(set_to_none=True)
+        (-torch.stack(objectives).sum()).backward()
+        self.optimizer.step()
+        return torch.stack(estimates)
+
+
+IMPLEMENTATIONS = {
+    "stacked": lambda names, critic: StackedStaircase(names, critic),
+    "vmap": lambda names, critic: VmapStaircase(names, critic),
+    "reference": lambda names, critic: ReferenceStaircase(names, critic),
+    "reference-fused": lambda names, critic: ReferenceStaircase(names, critic, fused_adam=True),
+}
+
+
+def _rate(model: object, steps: int, batch_size: int, generator: torch.Generator) -> float:
+    rho = rho_for_mi(2.0)
+    history = torch.empty(steps, 8)
+    start = time.perf_counter()
+    for step in range(steps):
+        x, y = sample_correlated_gaussian(rho, batch_size, generator=generator)
+        history[step, : len(model.objectives)] = model.step(x, y)  # type: ignore[attr-defined]
+    float(history.sum())  # synchronise (a no-op on CPU, needed on GPU)
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--critic", default="separable,concat")
+    parser.add_argument("--bound", default=",".join(BOUND_CHOICES))
+    parser.add_argument("--impl", default=",".join(IMPLEMENTATIONS))
+    parser.add_argument("--steps", type=int, default=250, help="timed steps (separable)")
+    parser.add_argument("--concat-steps", type=int, default=30, help="timed steps (concat)")
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="directory for speed.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    names = args.bound.split(",")
+    impls = args.impl.split(",")
+    rows = []
+    for critic in args.critic.split(","):
+        steps = args.steps if critic == "separable" else args.concat_steps
+        torch.manual_seed(0)
+        models = {impl: IMPLEMENTATIONS[impl](names, critic) for impl in impls}
+        generator = torch.Generator().manual_seed(1)
+        for model in models.values():
+            _rate(model, args.warmup, args.batch_size, generator)
+        rates: dict[str, list[float]] = {impl: [] for impl in impls}
+        for _ in range(args.repeats):
+            for impl, model in models.items():
+                rates[impl].append(_rate(model, steps, args.batch_size, generator))
+        for impl in impls:
+            rows.append(
+                {
+                    "critic": critic,
+                    "impl": impl,
+                    "steps": steps,
+                    "steps_per_second": max(rates[impl]),
+                    "all_rates": rates[impl],
+                    "speedup": max(rates[impl]) / max(rates["reference"])
+                    if "reference" in rates
+                    else None,
+                }
+            )
+            print(f"{critic:<10} {impl:<16} {max(rates[impl]):8.2f} steps/s", file=sys.stderr)
+
+    print(
+        f"\n{len(names)} bounds, batch {args.batch_size}, {args.threads} torch thread(s), "
+        f"best of {args.repeats}; one step = one optimiser step of every bound\n"
+    )
+    print("| critic | implementation | steps/s | vs reference |")
+    print("|---|---|---:|---:|")
+    for row in rows:
+        ratio = f"{row['speedup']:.2f}x" if row["speedup"] is not None else "-"
+        print(f"| {row['critic']} | {row['impl']} | {row['steps_per_second']:.2f} | {ratio} |")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "bounds": names,
+            "batch_size": args.batch_size,
+            "threads": args.threads,
+            "repeats": args.repeats,
+            "warmup": args.warmup,
+            "torch": torch.__version__,
+            "machine": platform.processor() or platform.machine(),
+        }
+        (args.out / "speed.json").write_text(json.dumps({"config": meta, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

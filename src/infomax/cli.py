@@ -1,0 +1,375 @@
+"""The ``infomax`` command.
+
+Usage::
+
+    infomax estimate X Y [--bound NAME] [--critic NAME] [--json] ...
+    infomax estimate X Y --given Z            # conditional MI I(X; Y | Z)
+    infomax bench staircase [--bound infonce,smile] [--json] ...
+    infomax --version
+
+``X``, ``Y`` and ``Z`` are data-file specs read by :func:`infomax.io.load_array`
+(``data.npy``, ``data.npz:key``, ``data.csv:col1,col2``).
+
+Bad input (a missing file, NaN rows, an unknown bound, ...) ends with one line
+``infomax: error: <message>`` on stderr and exit status 2; anything else that
+goes wrong is a bug and keeps its traceback.
+
+Adding a command: write ``_<name>_arguments(parser)`` and ``_run_<name>(args)
+-> int`` and add a :class:`Command` to :data:`COMMANDS` (or, for a benchmark,
+to :data:`BENCH_COMMANDS`). Import torch-heavy modules inside ``_run_<name>``
+so ``infomax --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infomax.io import load_array
+from infomax.validation import InputError, validate_subviews
+
+__all__ = ["BENCH_COMMANDS", "COMMANDS", "Command", "build_parser", "main"]
+
+#: Exit status for bad input and usage errors (as argparse uses).
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, one-line help, argument builder and runner.
+
+    Attributes:
+        name: what the user types (``estimate``).
+        help: one line for ``infomax --help``.
+        add_arguments: adds the command's arguments to its parser.
+        run: carries out the command on the parsed arguments; returns the
+            exit status.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+class _UsageError(Exception):
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises on usage errors, so :func:`main` returns a status."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(self, message)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _one_line(message: str) -> str:
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return " ".join(lines)
+
+
+def _print_error(message: str) -> None:
+    print(f"infomax: error: {_one_line(message)}", file=sys.stderr)
+
+
+def _print_warning(message: str) -> None:
+    print(f"infomax: warning: {_one_line(message)}", file=sys.stderr)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction strictly between 0 and 1, got {text}")
+    return value
+
+
+def _name_list(text: str, what: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise InputError(f"{what}: empty name in {text!r}; separate names with single commas")
+    return names
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy types made plain and non-finite floats made ``None``."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _dump_json(value: Any) -> str:
+    """Strict JSON (NaN and inf become ``null``)."""
+    return json.dumps(_jsonable(value), allow_nan=False)
+
+
+def _options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """The options among ``names`` the user set (argparse default ``None`` means unset)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+# --------------------------------------------------------------------------- estimate
+
+
+def _estimate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("x", metavar="X", help="samples of X: data.npy, data.npz:key, data.csv:a,b")
+    parser.add_argument("y", metavar="Y", help="samples of Y, paired row by row with X")
+    parser.add_argument(
+        "--bound",
+        help="estimator: smile (default), infonce, nwj, tuba, dv, mine, jsd, interpolated, "
+        "or the non-neural ksg and gaussian",
+    )
+    parser.add_argument("--critic", help="critic: separable (default), bilinear or concat")
+    parser.add_argument("--batch-size", type=_positive_int, help="training batch size")
+    parser.add_argument("--steps", type=_positive_int, help="maximum training steps")
+    parser.add_argument("--seed", type=int, help="random seed (split, initialisation, batches)")
+    parser.add_argument(
+        "--heldout",
+        type=_fraction,
+        metavar="FRACTION",
+        help="fraction of rows held out to choose the checkpoint and report the estimate",
+    )
+    parser.add_argument(
+        "--subviews",
+        metavar="K1,K2,...",
+        help="DEMI chain rule over nested prefixes of X's columns, e.g. 5,10 for a 15-column X",
+    )
+    parser.add_argument(
+        "--conditional",
+        choices=("is", "bo", "var"),
+        help="estimator of the conditional terms (with --subviews or --given)",
+    )
+    parser.add_argument(
+        "--given", metavar="Z", help="estimate the conditional MI I(X; Y | Z) given samples of Z"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+
+
+def _plus_minus(stderr: float) -> str:
+    """`` ± 0.0123``, or `` ± n/a`` where there is no standard error (one held-out batch)."""
+    return f" ± {stderr:.4f}" if math.isfinite(stderr) else " ± n/a"
+
+
+def _x_width(x: np.ndarray) -> int:
+    if x.ndim == 2:
+        return x.shape[1]
+    if x.ndim <= 1:
+        return 1
+    # X has too many dimensions; the estimator reports that. Only check the sizes' form here.
+    return sys.maxsize
+
+
+def _run_estimate(args: argparse.Namespace) -> int:
+    kwargs = _options(args, ("bound", "critic", "batch_size", "steps", "seed", "heldout"))
+    if args.subviews is not None and args.given is not None:
+        raise InputError(
+            "--subviews and --given cannot be combined: --given Z already splits the "
+            "estimate into I(Z; Y) and I(X; Y | Z)"
+        )
+    if args.conditional is not None:
+        if args.subviews is None and args.given is None:
+            raise InputError(
+                "--conditional chooses the estimator of conditional terms; "
+                "it needs --subviews or --given"
+            )
+        kwargs["conditional"] = args.conditional
+    x = load_array(args.x)
+    y = load_array(args.y)
+    if args.subviews is not None:
+        kwargs["subviews"] = validate_subviews(args.subviews, _x_width(x))
+    progress = False if args.no_progress else None
+
+    from infomax.estimate import estimate_cmi, estimate_mi
+
+    if args.given is not None:
+        z = load_array(args.given)
+        result = estimate_cmi(x, y, z, progress=progress, **kwargs)
+    else:
+        result = estimate_mi(x, y, progress=progress, **kwargs)
+
+    for warning in result.info.get("warnings", []):
+        _print_warning(str(warning))
+    if args.json:
+        print(_dump_json(result.to_dict()))
+        return 0
+    label = "I(X; Y | Z)" if args.given is not None else "I(X; Y)"
+    bits = 1.0 / math.log(2)
+    print(
+        f"{label} = {result.mi:.4f}{_plus_minus(result.stderr)} nats "
+        f"= {result.mi * bits:.4f}{_plus_minus(result.stderr * bits)} bits"
+    )
+    print(f"bound: {result.bound}")
+    if result.n_train > 0:
+        print(f"samples: {result.n_train} to fit, {result.n_heldout} held out for the estimate")
+    else:
+        print(f"samples: {result.n_heldout} (nothing fitted)")
+    if result.terms:
+        print("chain-rule terms:")
+        for term in result.terms:
+            print(f"  {term['name']}: {term['mi']:.4f}{_plus_minus(term['stderr'])} nats")
+    return 0
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def _staircase_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bound", metavar="A,B,...", help="bounds to compare, comma-separated (e.g. infonce,smile)"
+    )
+    parser.add_argument("--critic", choices=("separable", "concat"), help="critic architecture")
+    parser.add_argument("--steps-per-stage", type=_positive_int, help="training steps per MI level")
+    parser.add_argument("--batch-size", type=_positive_int, help="training batch size")
+    parser.add_argument(
+        "--cubic", action="store_true", help="apply y -> y**3 (same MI, harder critic)"
+    )
+    parser.add_argument("--out", metavar="DIR", help="write the results and plot into DIR")
+    parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def _run_staircase(args: argparse.Namespace) -> int:
+    kwargs = _options(args, ("critic", "steps_per_stage", "batch_size", "seed"))
+    if args.bound is not None:
+        kwargs["bounds"] = _name_list(args.bound, "--bound")
+    if args.cubic:
+        kwargs["cubic"] = True
+    if args.out is not None:
+        if Path(args.out).exists() and not Path(args.out).is_dir():
+            raise InputError(f"--out {args.out} exists and is not a directory")
+        kwargs["out"] = Path(args.out)
+
+    from infomax.staircase import format_table, result_to_json, run_staircase
+
+    result = run_staircase(**kwargs)
+    print(_dump_json(result_to_json(result)) if args.json else format_table(result))
+    return 0
+
+
+#: ``infomax bench <name>`` subcommands.
+BENCH_COMMANDS: dict[str, Command] = {
+    "staircase": Command(
+        "staircase",
+        "bounds on a staircase of known MI levels (Gaussian or cubic)",
+        _staircase_arguments,
+        _run_staircase,
+    ),
+}
+
+
+def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_commands(parser, BENCH_COMMANDS, dest="benchmark", metavar="BENCHMARK")
+
+
+def _run_bench(args: argparse.Namespace) -> int:  # pragma: no cover - a subcommand always runs
+    raise AssertionError("argparse dispatches to a benchmark")
+
+
+#: ``infomax <name>`` commands.
+COMMANDS: dict[str, Command] = {
+    "estimate": Command(
+        "estimate",
+        "estimate I(X; Y) (or I(X; Y | Z)) from data files",
+        _estimate_arguments,
+        _run_estimate,
+    ),
+    "bench": Command(
+        "bench", "run a benchmark with known ground truth", _bench_arguments, _run_bench
+    ),
+}
+
+
+# --------------------------------------------------------------------------- parser and main
+
+
+def _add_commands(
+    parser: argparse.ArgumentParser, commands: dict[str, Command], *, dest: str, metavar: str
+) -> None:
+    subparsers = parser.add_subparsers(dest=dest, metavar=metavar, required=True)
+    for command in commands.values():
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        sub.set_defaults(run=command.run)
+        command.add_arguments(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``infomax`` argument parser with every command of :data:`COMMANDS`."""
+    from infomax import __version__
+
+    parser = _Parser(
+        prog="infomax",
+        description="Mutual-information estimation and contrastive representation learning.",
+    )
+    parser.add_argument("--version", action="version", version=f"infomax {__version__}")
+    _add_commands(parser, COMMANDS, dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``infomax`` command line.
+
+    Args:
+        argv: the arguments after the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input or usage (after one
+        ``infomax: error: ...`` line on stderr), 130 when interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        sys.stderr.write(exc.parser.format_usage())
+        _print_error(exc.message)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        return args.run(args)
+    except ValueError as exc:  # InputError included: bad data files, arrays or options
+        _print_error(str(exc) or type(exc).__name__)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("infomax: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,535 @@
+"""One-call MI estimation on a user's arrays: :func:`estimate_mi` and :func:`estimate_cmi`.
+
+The recipe, and why:
+
+1. **Validate** the arrays (:mod:`infomax.validation`): shape, NaN/inf, constant
+   columns, enough rows. Bad input is an :class:`~infomax.validation.InputError`.
+2. **Split** the rows at random into a training set (fits the critic), a
+   validation set (chooses when to stop) and a test set (reports the
+   estimate). Reporting on rows the critic never saw, and that did not pick
+   the checkpoint, keeps the number honest: a critic that memorises its
+   training pairs looks informative on them and nowhere else.
+3. **Preprocess** each coordinate with a rank (copula) transform fitted on the
+   training rows: ``t -> Phi^{-1}(F_train(t))``. MI is invariant to invertible
+   per-coordinate maps, so this changes no true MI, and it turns heavy-tailed
+   or warped marginals (``y**3``, ``asinh``, ...) into standard normals that an
+   MLP critic handles well. ``preprocess="standardize"`` (z-scores) and
+   ``None`` are available.
+4. **Train** a critic with the bound's training objective on fresh random
+   minibatches (Adam), evaluate on the validation rows every ``eval_every``
+   steps, keep the best checkpoint and stop after ``patience`` evaluations
+   without improvement, or at ``steps`` / ``max_seconds``.
+5. **Report** the bound's estimate averaged over disjoint test batches of
+   ``eval_batch_size`` rows, with the standard error across those batches.
+
+The default bound is SMILE (tau = 5): InfoNCE cannot exceed ``log(batch)`` (4.2
+nats at batch 64, 6.9 at 1024), so it is useless for large MI, and NWJ / DV
+are unbiased in principle but their variance grows like ``e^I``. SMILE trains
+with the low-variance JSD objective and reads the estimate out with a clipped
+DV partition; see BENCHMARKS.md for its measured accuracy on the ground-truth
+tasks of :mod:`infomax.distributions`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from infomax import bounds as B
+from infomax.critics import make_critic
+from infomax.progress import Progress
+from infomax.result import MIEstimate
+from infomax.validation import InputError, validate_pair
+
+__all__ = [
+    "DEFAULTS",
+    "BoundObjective",
+    "Objective",
+    "RankTransform",
+    "estimate_cmi",
+    "estimate_mi",
+    "train_objective",
+]
+
+#: Neural bounds :func:`estimate_mi` can train, and closed-form/non-neural ones.
+NEURAL_BOUNDS = ("infonce", "nwj", "tuba", "dv", "mine", "jsd", "smile", "interpolated")
+REFERENCE_BOUNDS = ("ksg", "gaussian")
+
+#: Defaults of :func:`estimate_mi`, chosen on the tasks of BENCHMARKS.md.
+DEFAULTS: dict[str, Any] = {
+    "bound": "smile",
+    "critic": "separable",
+    "batch_size": 256,
+    "eval_batch_size": 1024,
+    "steps": 4000,
+    "lr": 1e-3,
+    "heldout": 0.3,
+    "eval_every": 200,
+    "patience": 5,
+    "preprocess": "rank",
+}
+
+
+class Objective(Protocol):
+    """What the training loop needs from an estimator (an ``nn.Module``).
+
+    ``training_loss`` is minimised; ``estimate_terms`` gives the estimate of
+    each additive term (one for a plain bound, one per chain-rule term for
+    DEMI) on one batch, nats, shape (n_terms,).
+    """
+
+    term_names: list[str]
+
+    def training_loss(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+    def estimate_terms(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+    def parameters(self) -> Any: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+
+class BoundObjective(nn.Module):
+    """A critic trained and read out with one bound of :mod:`infomax.bounds`.
+
+    Args:
+        x_dim: width of ``x``.
+        y_dim: width of ``y``.
+        bound: name of the bound (see ``NEURAL_BOUNDS``).
+        critic: critic name (``separable``, ``bilinear``, ``concat``).
+        tau: SMILE's clipping threshold.
+        alpha: the interpolated bound's weight.
+        critic_kwargs: passed to the critic's constructor.
+    """
+
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        bound: str = "smile",
+        critic: str = "separable",
+        tau: float = 5.0,
+        alpha: float = 0.01,
+        critic_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if bound not in NEURAL_BOUNDS:
+            raise InputError(
+                f"unknown bound {bound!r}; choose one of "
+                f"{', '.join(NEURAL_BOUNDS + REFERENCE_BOUNDS)}"
+            )
+        self.bound = bound
+        self.tau = tau
+        self.alpha = alpha
+        self.critic = make_critic(critic, x_dim, y_dim, **(critic_kwargs or {}))
+        self.term_names = [f"I(x; y) [{bound}]"]
+        if bound in ("tuba", "interpolated"):
+            self.baseline = nn.Sequential(nn.Linear(x_dim, 64), nn.ReLU(), nn.Linear(64, 1))
+        if bound == "mine":
+            self.partition = B.MovingAveragePartition()
+
+    def _log_baseline(self, x: Tensor) -> Tensor:
+        return self.baseline(x).squeeze(-1)
+
+    def _value(self, scores: Tensor, x: Tensor) -> Tensor:
+        """The bound's MI estimate on a score matrix (nats)."""
+        if self.bound == "smile":
+            return B.smile(scores, self.tau)
+        if self.bound == "tuba":
+            return B.tuba(scores, self._log_baseline(x))
+        if self.bound == "interpolated":
+            return B.interpolated(scores, self._log_baseline(x), self.alpha)
+        if self.bound == "mine":
+            return B.dv(scores)
+        return B.get_bound(self.bound)(scores)
+
+    def training_loss(self, x: Tensor, y: Tensor) -> Tensor:
+        """Minus the bound's training objective on a batch x (B, d_x), y (B, d_y)."""
+        scores = self.critic(x, y)
+        if self.bound == "smile":
+            return -B.smile_objective(scores, self.tau)
+        if self.bound == "jsd":
+            return -B.jsd_objective(scores)
+        if self.bound == "mine":
+            return -self.partition(scores)
+        return -self._value(scores, x)
+
+    @torch.no_grad()
+    def estimate_terms(self, x: Tensor, y: Tensor) -> Tensor:
+        """The estimate on a batch, shape (1,), nats."""
+        return self._value(self.critic(x, y), x).reshape(1)
+
+
+class RankTransform:
+    """Per-column copula transform ``t -> Phi^{-1}(F(t))`` fitted on reference rows.
+
+    ``F`` is the mid-rank empirical CDF of the reference column (ties share
+    their average rank), clipped to ``[0.5/n, 1 - 0.5/n]`` so the normal
+    quantile stays finite. The map is monotone per column, so it
+    leaves mutual information unchanged.
+
+    Args:
+        reference: (N, d) rows the transform is fitted on.
+    """
+
+    def __init__(self, reference: np.ndarray) -> None:
+        self.sorted = np.sort(reference, axis=0)
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        """Transform (M, d) rows; returns float32 (M, d) standard-normal scores."""
+        from scipy.special import ndtri
+
+        n = self.sorted.shape[0]
+        out = np.empty(data.shape, dtype=np.float64)
+        for col in range(data.shape[1]):
+            column = self.sorted[:, col]
+            # Mid-rank empirical CDF: ties share the average of their ranks.
+            left = np.searchsorted(column, data[:, col], side="left")
+            right = np.searchsorted(column, data[:, col], side="right")
+            out[:, col] = (left + right) / (2.0 * n)
+        return ndtri(np.clip(out, 0.5 / n, 1 - 0.5 / n)).astype(np.float32)
+
+
+class _Standardize:
+    def __init__(self, reference: np.ndarray) -> None:
+        self.mean = reference.mean(axis=0)
+        self.std = reference.std(axis=0)
+        self.std[self.std == 0] = 1.0
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return ((data - self.mean) / self.std).astype(np.float32)
+
+
+def _make_preprocess(kind: str | None, reference: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    if kind is None or kind == "none":
+        return lambda a: a.astype(np.float32)
+    if kind == "rank":
+        return RankTransform(reference)
+    if kind == "standardize":
+        return _Standardize(reference)
+    raise InputError(f"unknown preprocess {kind!r}; choose rank, standardize or none")
+
+
+@torch.no_grad()
+def _batched_terms(
+    objective: Objective, x: Tensor, y: Tensor, batch_size: int
+) -> tuple[Tensor, list[dict[str, float]]]:
+    """Per-batch term estimates on disjoint batches: (n_batches, n_terms), plus diagnostics."""
+    n_batches = x.shape[0] // batch_size
+    rows, diags = [], []
+    for b in range(n_batches):
+        sl = slice(b * batch_size, (b + 1) * batch_size)
+        rows.append(objective.estimate_terms(x[sl], y[sl]))
+        diagnose = getattr(objective, "diagnostics", None)
+        if diagnose is not None:
+            diags.append(diagnose(x[sl], y[sl]))
+    return torch.stack(rows), diags
+
+
+def train_objective(
+    objective: Objective,
+    x_train: Tensor,
+    y_train: Tensor,
+    x_val: Tensor,
+    y_val: Tensor,
+    *,
+    batch_size: int,
+    eval_batch_size: int,
+    steps: int,
+    lr: float,
+    eval_every: int,
+    patience: int,
+    seed: int,
+    max_seconds: float | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Train ``objective`` with Adam, keep the checkpoint best on the validation rows.
+
+    Args:
+        objective: the estimator module.
+        x_train, y_train: (N_train, d_x), (N_train, d_y) training rows.
+        x_val, y_val: validation rows used for early stopping.
+        batch_size: training minibatch size.
+        eval_batch_size: batch size of the validation estimate.
+        steps: maximum optimiser steps.
+        lr: Adam learning rate.
+        eval_every: steps between validation estimates.
+        patience: evaluations without improvement before stopping.
+        seed: seeds the minibatch order.
+        max_seconds: wall-clock budget for training (None: no limit).
+        progress: draw a progress bar (None: only on a terminal).
+
+    Returns:
+        A dict with ``history`` (per-step training estimate, nats, summed over
+        terms), ``heldout_curve`` ((step, validation estimate) pairs),
+        ``best_step``, ``steps_run`` and ``seconds``. The objective is left
+        holding the best checkpoint, in eval mode.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(objective.parameters(), lr=lr)
+    n_train = x_train.shape[0]
+    history = torch.empty(steps)
+    curve: list[tuple[int, float]] = []
+    best_value, best_step = -math.inf, 0
+    best_state = copy.deepcopy(objective.state_dict())
+    stale = 0
+    start = time.perf_counter()
+    order = torch.randperm(n_train, generator=generator)
+    cursor = 0
+    step = 0
+    with Progress(steps, "estimate", enabled=progress) as bar:
+        for step in range(1, steps + 1):
+            if cursor + batch_size > n_train:
+                order = torch.randperm(n_train, generator=generator)
+                cursor = 0
+            idx = order[cursor : cursor + batch_size]
+            cursor += batch_size
+            objective.train()
+            loss = objective.training_loss(x_train[idx], y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            history[step - 1] = -loss.detach()
+            if step % eval_every == 0 or step == steps:
+                objective.train(False)
+                per_batch, _ = _batched_terms(objective, x_val, y_val, eval_batch_size)
+                value = float(per_batch.sum(dim=1).mean())
+                curve.append((step, value))
+                if value > best_value:
+                    best_value, best_step, stale = value, step, 0
+                    best_state = copy.deepcopy(objective.state_dict())
+                else:
+                    stale += 1
+                bar.update(eval_every if step % eval_every == 0 else step % eval_every,
+                           heldout=value)
+                if not math.isfinite(value) and step > eval_every:
+                    break
+                if stale >= patience:
+                    break
+                if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                    break
+    objective.load_state_dict(best_state)
+    objective.train(False)
+    return {
+        "history": history[:step].tolist(),
+        "heldout_curve": curve,
+        "best_step": best_step,
+        "steps_run": step,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _split(n: int, heldout: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random (train, validation, test) row indices; held-out rows split evenly in two."""
+    if not 0.0 < heldout < 1.0:
+        raise InputError(f"heldout must be a fraction in (0, 1), got {heldout}")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_heldout = int(round(n * heldout))
+    n_val = n_heldout // 2
+    return perm[n_heldout:], perm[:n_val], perm[n_val:n_heldout]
+
+
+def estimate_mi(
+    x: Any,
+    y: Any,
+    *,
+    bound: str = DEFAULTS["bound"],
+    critic: str = DEFAULTS["critic"],
+    batch_size: int = DEFAULTS["batch_size"],
+    eval_batch_size: int | None = None,
+    steps: int = DEFAULTS["steps"],
+    lr: float = DEFAULTS["lr"],
+    heldout: float = DEFAULTS["heldout"],
+    eval_every: int = DEFAULTS["eval_every"],
+    patience: int = DEFAULTS["patience"],
+    preprocess: str | None = DEFAULTS["preprocess"],
+    seed: int = 0,
+    max_seconds: float | None = None,
+    progress: bool | None = None,
+    subviews: Sequence[int] | Sequence[Callable[[Tensor], Tensor]] | None = None,
+    conditional: str = "is",
+    critic_kwargs: dict[str, Any] | None = None,
+    objective: nn.Module | None = None,
+    **bound_kwargs: Any,
+) -> MIEstimate:
+    """Estimate I(x; y) in nats from paired samples, reported on held-out rows.
+
+    Args:
+        x: (N, d_x) samples (numpy array, tensor or nested list; 1-D is one column).
+        y: (N, d_y) samples paired row by row with ``x``.
+        bound: ``smile`` (default), ``infonce``, ``nwj``, ``tuba``, ``dv``,
+            ``mine``, ``jsd``, ``interpolated``; or the non-neural ``ksg`` and
+            ``gaussian`` (see :mod:`infomax.reference`).
+        critic: ``separable`` (default), ``bilinear`` or ``concat``.
+        batch_size: training minibatch size (InfoNCE is capped at its log).
+        eval_batch_size: batch size of the held-out estimate (default
+            ``max(batch_size, 1024)``, capped by the held-out rows).
+        steps: maximum training steps.
+        lr: Adam learning rate.
+        heldout: fraction of rows held out (half to choose the checkpoint,
+            half to report the estimate).
+        eval_every: steps between validation estimates.
+        patience: evaluations without improvement before early stopping.
+        preprocess: ``rank`` (copula transform, default), ``standardize`` or ``None``.
+        seed: seeds the split, the critic's initialisation and the batch order.
+        max_seconds: wall-clock training budget.
+        progress: progress bar (None: only on a terminal).
+        subviews: DEMI chain-rule decomposition over nested sub-views of x:
+            prefix widths ``[w_1, ..., w_{n-1}]`` (x_k = x[:, :w_k], x_n = x).
+        conditional: DEMI's conditional estimator: ``is``, ``bo`` or ``var``.
+        critic_kwargs: passed to the critic (e.g. ``hidden=(512, 512)``).
+        objective: a ready-made estimator module following :class:`Objective`
+            (overrides ``bound``/``critic``/``subviews``).
+        **bound_kwargs: bound options (``tau`` for SMILE, ``alpha`` for interpolated).
+
+    Returns:
+        :class:`~infomax.result.MIEstimate` with ``mi`` and ``stderr`` (nats)
+        on the test rows, the training ``history`` and the validation curve;
+        ``terms`` holds the chain-rule terms when ``subviews`` is given.
+
+    Raises:
+        InputError: bad arrays or options, with a one-line message.
+    """
+    if bound in REFERENCE_BOUNDS and subviews is None and objective is None:
+        from infomax import reference
+
+        xa, ya = validate_pair(x, y, min_samples=10)
+        return reference.ksg(xa, ya) if bound == "ksg" else reference.gaussian(xa, ya)
+    if bound not in NEURAL_BOUNDS and objective is None:
+        raise InputError(
+            f"unknown bound {bound!r}; choose one of {', '.join(NEURAL_BOUNDS + REFERENCE_BOUNDS)}"
+        )
+    if batch_size < 2:
+        raise InputError(f"batch_size must be at least 2, got {batch_size}")
+    eval_batch_size = eval_batch_size or max(batch_size, 1024)
+    # The test and validation sets each need at least one evaluation batch of batch_size rows.
+    min_samples = batch_size + math.ceil(2 * batch_size / heldout) if 0 < heldout < 1 else 0
+    xa, ya = validate_pair(x, y, min_samples=max(min_samples, 2 * batch_size + 2))
+    train_idx, val_idx, test_idx = _split(xa.shape[0], heldout, seed)
+    if len(train_idx) < batch_size:
+        raise InputError(
+            f"only {len(train_idx)} training rows for batch size {batch_size}; "
+            "lower --batch-size or --heldout, or give more samples"
+        )
+    eval_batch_size = min(eval_batch_size, len(val_idx), len(test_idx))
+    px = _make_preprocess(preprocess, xa[train_idx])
+    py = _make_preprocess(preprocess, ya[train_idx])
+    xt, yt = torch.from_numpy(px(xa)), torch.from_numpy(py(ya))
+
+    torch.manual_seed(seed)
+    if objective is None:
+        if subviews is not None:
+            from infomax.conditional import DecomposedObjective
+
+            objective = DecomposedObjective(
+                xt.shape[1], yt.shape[1], list(subviews), conditional=conditional,
+                critic=critic, critic_kwargs=critic_kwargs,
+            )
+        else:
+            objective = BoundObjective(
+                xt.shape[1], yt.shape[1], bound=bound, critic=critic,
+                critic_kwargs=critic_kwargs, **bound_kwargs,
+            )
+    fit = train_objective(
+        objective,
+        xt[train_idx], yt[train_idx], xt[val_idx], yt[val_idx],
+        batch_size=batch_size, eval_batch_size=eval_batch_size, steps=steps, lr=lr,
+        eval_every=eval_every, patience=patience, seed=seed, max_seconds=max_seconds,
+        progress=progress,
+    )
+    per_batch, diags = _batched_terms(objective, xt[test_idx], yt[test_idx], eval_batch_size)
+    return _summarise(
+        objective, per_batch, diags, fit,
+        name=bound if subviews is None else f"demi-{conditional}",
+        n_train=len(train_idx), n_heldout=per_batch.shape[0] * eval_batch_size,
+        extra={"eval_batch_size": eval_batch_size, "preprocess": preprocess},
+    )
+
+
+def _summarise(
+    objective: Objective,
+    per_batch: Tensor,
+    diags: list[dict[str, float]],
+    fit: dict[str, Any],
+    *,
+    name: str,
+    n_train: int,
+    n_heldout: int,
+    extra: dict[str, Any],
+) -> MIEstimate:
+    """Mean and standard error across held-out batches, per term and in total."""
+    n_batches = per_batch.shape[0]
+
+    def stderr(values: Tensor) -> float:
+        return float(values.std(unbiased=True) / math.sqrt(n_batches)) if n_batches > 1 else math.nan
+
+    totals = per_batch.sum(dim=1)
+    terms = []
+    if per_batch.shape[1] > 1:
+        for k, term_name in enumerate(objective.term_names):
+            terms.append(
+                {"name": term_name, "mi": float(per_batch[:, k].mean()),
+                 "stderr": stderr(per_batch[:, k])}
+            )
+    info: dict[str, Any] = {
+        "seconds": fit["seconds"], "best_step": fit["best_step"],
+        "steps_run": fit["steps_run"], "heldout_batches": n_batches, **extra,
+    }
+    if diags:
+        keys = diags[0].keys()
+        info["diagnostics"] = {k: float(np.mean([d[k] for d in diags])) for k in keys}
+    warnings = getattr(objective, "warnings", None)
+    if callable(warnings):
+        info["warnings"] = warnings(info.get("diagnostics", {}))
+    if not math.isfinite(float(totals.mean())):
+        info.setdefault("warnings", []).append(
+            "the estimate is not finite: the critic diverged; try a lower lr or another bound"
+        )
+    return MIEstimate(
+        mi=float(totals.mean()), stderr=stderr(totals), bound=name,
+        n_train=n_train, n_heldout=n_heldout,
+        history=fit["history"], heldout_curve=fit["heldout_curve"], terms=terms, info=info,
+    )
+
+
+def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:
+    """Estimate the conditional MI I(x; y | z) in nats by the chain rule.
+
+    ``I(x; y | z) = I([z, x]; y) - I(z; y)``: DEMI's decomposition with the
+    single sub-view ``z`` of the joint view ``[z, x]``. The conditional
+    term is estimated directly (not as a difference of two estimates) with
+    the conditional estimator ``conditional`` (``is`` by default).
+
+    Args:
+        x: (N, d_x) samples.
+        y: (N, d_y) samples.
+        z: (N, d_z) conditioning samples.
+        **kwargs: as :func:`estimate_mi`.
+
+    Returns:
+        :class:`~infomax.result.MIEstimate` whose ``mi`` is the conditional
+        term I(x; y | z); ``terms`` holds I(z; y) and I(x; y | z).
+    """
+    from infomax.validation import validate_conditioning
+
+    xa, ya = validate_pair(x, y, min_samples=2)
+    za = validate_conditioning(z, xa.shape[0])
+    joint = np.concatenate([za, xa], axis=1)
+    full = estimate_mi(joint, ya, subviews=[za.shape[1]], **kwargs)
+    conditional_term = full.terms[-1]
+    full.info["chain_total"] = full.mi
+    full.mi, full.stderr = conditional_term["mi"], conditional_term["stderr"]
+    full.bound = f"cmi-{kwargs.get('conditional', 'is')}"
+    return full
+

@@ -1,0 +1,759 @@
+"""The MI "staircase" benchmark of Poole et al. (2019) and Song & Ermon (2020).
+
+Pairs ``(x, y)`` are 20-dimensional correlated Gaussians, ``x ~ N(0, I)`` and
+``y = rho x + sqrt(1 - rho^2) eps`` with ``rho = sqrt(1 - exp(-2 I / 20))`` so
+that ``I(x; y) = I`` nats exactly. The true MI steps through 2, 4, 6, 8, 10
+nats; a fresh batch is drawn at every optimiser step, and one critic per bound
+is trained continuously across the stages. With ``cubic=True`` the critic sees
+``y ** 3`` instead of ``y`` (an invertible map, so the MI is unchanged). The
+number reported at each step is the bound evaluated on that step's training
+batch, as in the original protocol.
+
+All requested bounds are trained at once as *one stacked model*: every weight
+has a leading model axis, ``(M, in, out)``, each layer is one
+:func:`torch.baddbmm`, and one Adam updates all of them. The models share no
+parameter, so the gradient of the summed objective with respect to model
+``m``'s slice is the gradient of model ``m``'s own objective, and Adam is
+elementwise: this is the same computation as ``M`` separate critics with ``M``
+separate optimisers (``tests/test_staircase.py`` checks it step by step), but
+with a handful of large kernels instead of ``M`` times as many small ones.
+
+Example:
+    >>> from infomax.staircase import format_table, run_staircase
+    >>> result = run_staircase(["infonce", "smile"], steps_per_stage=200)  # doctest: +SKIP
+    >>> print(format_table(result))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from infomax import bounds as bound_fns
+from infomax.critics import ConcatCritic, SeparableCritic, mlp
+from infomax.progress import Progress
+
+__all__ = [
+    "BOUND_CHOICES",
+    "CRITIC_CHOICES",
+    "DEFAULT_BOUNDS",
+    "BoundObjective",
+    "StackedCritic",
+    "StackedMLP",
+    "StackedStaircase",
+    "build_reference_models",
+    "format_table",
+    "plot_staircase",
+    "result_to_json",
+    "rho_for_mi",
+    "run_staircase",
+    "sample_correlated_gaussian",
+]
+
+#: Bounds the benchmark knows, in the order they are reported.
+BOUND_CHOICES: tuple[str, ...] = (
+    "infonce",
+    "nwj",
+    "tuba",
+    "dv",
+    "mine",
+    "jsd",
+    "smile",
+    "interpolated",
+)
+DEFAULT_BOUNDS: tuple[str, ...] = BOUND_CHOICES
+CRITIC_CHOICES: tuple[str, ...] = ("separable", "concat")
+
+#: Protocol constants (Poole et al. 2019; Song & Ermon 2020).
+DIM = 20
+HIDDEN: tuple[int, ...] = (256, 256, 256)
+EMBED_DIM = 32
+#: Hidden widths of the learned baseline ``log a(x)`` used by TUBA and the interpolated bound.
+BASELINE_HIDDEN: tuple[int, ...] = (64,)
+SMILE_TAU = 5.0
+INTERPOLATED_ALPHA = 0.01
+MINE_MOMENTUM = 0.01
+#: Bounds whose estimate needs a learned baseline ``log a(x_i)``.
+BOUNDS_WITH_BASELINE: frozenset[str] = frozenset({"tuba", "interpolated"})
+#: Values kept in the JSON file's per-step history at most (bounds x steps).
+JSON_HISTORY_LIMIT = 20_000
+#: Largest pair-activation tensor (bytes) the stacked concat critic builds at once.
+_PAIR_CHUNK_BYTES = 8 * 2**20
+
+
+def _check_choices(bound_names: Sequence[str], critic: str) -> tuple[str, ...]:
+    if isinstance(bound_names, str):
+        bound_names = [b for b in bound_names.split(",") if b]
+    names = tuple(bound_names)
+    if not names:
+        raise ValueError(f"no bound given; choose from {', '.join(BOUND_CHOICES)}")
+    unknown = [b for b in names if b not in BOUND_CHOICES]
+    if unknown:
+        raise ValueError(
+            f"unknown bound(s) {', '.join(map(repr, unknown))}; choose from "
+            f"{', '.join(BOUND_CHOICES)}"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"bound listed twice in {list(names)}")
+    if critic not in CRITIC_CHOICES:
+        raise ValueError(f"unknown critic {critic!r}; choose from {', '.join(CRITIC_CHOICES)}")
+    return names
+
+
+def rho_for_mi(mi: float, dim: int = DIM) -> float:
+    """Correlation per coordinate that gives ``mi`` nats between ``dim``-dimensional x and y.
+
+    ``I = -dim / 2 * log(1 - rho^2)``, so ``rho = sqrt(1 - exp(-2 I / dim))``.
+    """
+    if mi < 0:
+        raise ValueError(f"mutual information must be >= 0 nats, got {mi}")
+    return math.sqrt(1.0 - math.exp(-2.0 * mi / dim))
+
+
+def sample_correlated_gaussian(
+    rho: float,
+    batch_size: int,
+    dim: int = DIM,
+    cubic: bool = False,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Draw a batch of ``x ~ N(0, I)``, ``y = rho x + sqrt(1 - rho^2) eps`` (``y ** 3`` if cubic).
+
+    Args:
+        rho: correlation of each coordinate pair, in ``[0, 1)``.
+        batch_size: ``B``.
+        dim: dimension of ``x`` and ``y``.
+        cubic: apply ``y -> y ** 3`` (same MI, harder critic).
+        generator: random generator (on ``device``).
+        device: where to sample.
+
+    Returns:
+        ``x`` (B, dim) and ``y`` (B, dim).
+    """
+    noise = torch.randn(batch_size, 2 * dim, generator=generator, device=device)
+    x, eps = noise[:, :dim], noise[:, dim:]
+    y = rho * x + math.sqrt(1.0 - rho * rho) * eps
+    if cubic:
+        y = y**3
+    return x, y
+
+
+class BoundObjective(nn.Module):
+    """One bound's training objective and reported estimate, from :mod:`infomax.bounds`.
+
+    ======================  ==========================  =========================
+    name                    maximised                   reported (nats)
+    ======================  ==========================  =========================
+    infonce, nwj, dv        the bound                   the bound
+    tuba                    ``tuba(S, log a(x))``       same
+    interpolated            ``interpolated(S, log a(x), alpha=0.01)``  same
+    mine                    DV with MINE's moving-average gradient      DV
+    jsd                     ``jsd_objective``           ``jsd``
+    smile                   ``smile_objective(tau=5)``  ``smile(tau=5)``
+    ======================  ==========================  =========================
+
+    Args:
+        name: a bound in :data:`BOUND_CHOICES`.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        _check_choices([name], "separable")
+        self.name = name
+        self.needs_baseline = name in BOUNDS_WITH_BASELINE
+        self.partition = bound_fns.MovingAveragePartition(MINE_MOMENTUM) if name == "mine" else None
+
+    def forward(self, scores: Tensor, log_baseline: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Args: scores (B, B); log_baseline (B,) for tuba/interpolated, else unused.
+
+        Returns:
+            ``(objective, estimate)``: the scalar to maximise (carries the
+            gradient) and the detached scalar MI estimate in nats.
+        """
+        name = self.name
+        if self.needs_baseline and log_baseline is None:
+            raise ValueError(f"bound {name!r} needs a log baseline (B,)")
+        if name == "infonce":
+            objective = bound_fns.infonce(scores)
+        elif name == "nwj":
+            objective = bound_fns.nwj(scores)
+        elif name == "dv":
+            objective = bound_fns.dv(scores)
+        elif name == "tuba":
+            objective = bound_fns.tuba(scores, log_baseline)  # type: ignore[arg-type]
+        elif name == "interpolated":
+            objective = bound_fns.interpolated(scores, log_baseline, INTERPOLATED_ALPHA)  # type: ignore[arg-type]
+        elif name == "mine":
+            assert self.partition is not None
+            objective = self.partition(scores)  # value: DV; gradient: MINE's
+        elif name == "smile":
+            objective = bound_fns.smile_objective(scores, SMILE_TAU)  # value: SMILE; gradient: JSD
+        else:  # jsd
+            objective = bound_fns.jsd_objective(scores)
+            with torch.no_grad():
+                return objective, bound_fns.jsd(scores)
+        return objective, objective.detach()
+
+
+def _make_baseline(dim: int) -> nn.Sequential:
+    return mlp(dim, BASELINE_HIDDEN, 1)
+
+
+def build_reference_models(
+    bound_names: Sequence[str], critic: str = "separable", dim: int = DIM
+) -> tuple[list[nn.Module], list[nn.Module | None]]:
+    """One plain ``nn.Module`` critic (and baseline where needed) per bound.
+
+    Built in bound order from the global RNG, critic then baseline, so that the
+    reference loop and :class:`StackedStaircase` start from the same weights
+    given the same seed.
+
+    Args:
+        bound_names: bounds in :data:`BOUND_CHOICES`.
+        critic: ``separable`` (g(x).h(y), hidden 256-256-256, embedding 32) or
+            ``concat`` (MLP on [x; y], hidden 256-256-256).
+        dim: dimension of x and y.
+
+    Returns:
+        ``(critics, baselines)``: lists of length M; ``baselines[m]`` is an MLP
+        ``x (B, dim) -> log a(x) (B, 1)`` or ``None``.
+    """
+    names = _check_choices(bound_names, critic)
+    critics: list[nn.Module] = []
+    baselines: list[nn.Module | None] = []
+    for name in names:
+        if critic == "separable":
+            critics.append(SeparableCritic(dim, dim, HIDDEN, EMBED_DIM))
+        else:
+            critics.append(ConcatCritic(dim, dim, HIDDEN))
+        baselines.append(_make_baseline(dim) if name in BOUNDS_WITH_BASELINE else None)
+    return critics, baselines
+
+
+class StackedMLP(nn.Module):
+    """``N`` independent MLPs of the same shape, run as one with batched matmuls.
+
+    Layer ``l`` holds ``weight_l`` (N, in, out) and ``bias_l`` (N, 1, out); the
+    forward pass is ``h <- act(baddbmm(bias_l, h, weight_l))`` with ReLU between
+    layers and none after the last.
+
+    Args:
+        widths: ``(in, hidden..., out)``.
+        count: ``N``, the number of MLPs.
+    """
+
+    def __init__(self, widths: Sequence[int], count: int) -> None:
+        super().__init__()
+        self.widths = tuple(widths)
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.empty(count, a, b))
+            for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.biases = nn.ParameterList(nn.Parameter(torch.empty(count, 1, b)) for b in widths[1:])
+
+    def load_linears(self, index: int, linears: Sequence[nn.Linear]) -> None:
+        """Copy the weights of one plain MLP (its ``nn.Linear`` layers) into slot ``index``."""
+        with torch.no_grad():
+            for weight, bias, linear in zip(self.weights, self.biases, linears, strict=True):
+                weight[index].copy_(linear.weight.T)
+                bias[index, 0].copy_(linear.bias)
+
+    def store_linears(self, index: int, linears: Sequence[nn.Linear]) -> None:
+        """Copy slot ``index`` back into the ``nn.Linear`` layers of a plain MLP."""
+        with torch.no_grad():
+            for weight, bias, linear in zip(self.weights, self.biases, linears, strict=True):
+                linear.weight.copy_(weight[index].T)
+                linear.bias.copy_(bias[index, 0])
+
+    def forward(self, inputs: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """Args: inputs (N, B, in). Returns: (N, B, out)."""
+        hidden = inputs
+        last = len(self.weights) - 1
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            hidden = torch.baddbmm(bias[lo:hi], hidden, weight[lo:hi])
+            if layer < last:
+                # In place is safe: baddbmm's backward needs its inputs, not its output.
+                hidden = hidden.relu_()
+        return hidden
+
+
+def _linears(module: nn.Module) -> list[nn.Linear]:
+    return [layer for layer in module.modules() if isinstance(layer, nn.Linear)]
+
+
+class StackedCritic(nn.Module):
+    """``M`` critics of one architecture evaluated together: scores (M, B, B).
+
+    ``separable``: the ``M`` networks ``g`` and the ``M`` networks ``h`` form one
+    :class:`StackedMLP` of ``2 M`` nets (input ``[x]*M + [y]*M``), and
+    ``S_m = g_m(x) h_m(y)^T`` is one :func:`torch.bmm`.
+
+    ``concat``: the first layer splits as in :class:`~infomax.critics.ConcatCritic`
+    (``W_x x + b`` and ``W_y y`` computed once per sample and broadcast to all
+    ``B * B`` pairs); the remaining layers are a :class:`StackedMLP` over the
+    ``M`` models on ``(M, B * B, hidden)``.
+
+    Args:
+        kind: ``separable`` or ``concat``.
+        count: ``M``.
+        dim: dimension of x and y.
+    """
+
+    def __init__(self, kind: str, count: int, dim: int = DIM) -> None:
+        super().__init__()
+        if kind not in CRITIC_CHOICES:
+            raise ValueError(f"unknown critic {kind!r}; choose from {', '.join(CRITIC_CHOICES)}")
+        self.kind = kind
+        self.count = count
+        self.chunk = 0
+        if kind == "separable":
+            self.nets = StackedMLP((dim, *HIDDEN, EMBED_DIM), 2 * count)
+        else:
+            self.x_weight = nn.Parameter(torch.empty(count, dim, HIDDEN[0]))
+            self.x_bias = nn.Parameter(torch.empty(count, 1, HIDDEN[0]))
+            self.y_weight = nn.Parameter(torch.empty(count, dim, HIDDEN[0]))
+            self.rest = StackedMLP((*HIDDEN, 1), count)
+
+    @classmethod
+    def from_modules(cls, critics: Sequence[nn.Module], dim: int = DIM) -> StackedCritic:
+        """Stack plain critics (all :class:`SeparableCritic` or all :class:`ConcatCritic`)."""
+        if all(isinstance(c, SeparableCritic) for c in critics):
+            stacked = cls("separable", len(critics), dim)
+        elif all(isinstance(c, ConcatCritic) for c in critics):
+            stacked = cls("concat", len(critics), dim)
+        else:
+            raise TypeError("from_modules needs all SeparableCritic or all ConcatCritic")
+        stacked.load_modules(critics)
+        return stacked
+
+    def load_modules(self, critics: Sequence[nn.Module]) -> None:
+        """Copy the weights of ``M`` plain critics into the stacked parameters."""
+        if len(critics) != self.count:
+            raise ValueError(f"expected {self.count} critics, got {len(critics)}")
+        for m, critic in enumerate(critics):
+            if self.kind == "separable":
+                assert isinstance(critic, SeparableCritic) and not critic.cosine
+                self.nets.load_linears(m, _linears(critic.g))
+                self.nets.load_linears(self.count + m, _linears(critic.h))
+            else:
+                assert isinstance(critic, ConcatCritic)
+                with torch.no_grad():
+                    self.x_weight[m].copy_(critic.x_in.weight.T)
+                    self.x_bias[m, 0].copy_(critic.x_in.bias)
+                    self.y_weight[m].copy_(critic.y_in.weight.T)
+                self.rest.load_linears(m, _linears(critic.rest))
+
+    def store_modules(self, critics: Sequence[nn.Module]) -> None:
+        """Copy the stacked parameters back into ``M`` plain critics (for inspection/tests)."""
+        for m, critic in enumerate(critics):
+            if self.kind == "separable":
+                assert isinstance(critic, SeparableCritic)
+                self.nets.store_linears(m, _linears(critic.g))
+                self.nets.store_linears(self.count + m, _linears(critic.h))
+            else:
+                assert isinstance(critic, ConcatCritic)
+                with torch.no_grad():
+                    critic.x_in.weight.copy_(self.x_weight[m].T)
+                    critic.x_in.bias.copy_(self.x_bias[m, 0])
+                    critic.y_in.weight.copy_(self.y_weight[m].T)
+                self.rest.store_linears(m, _linears(critic.rest))
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """Args: x (B, dim), y (B, dim). Returns: (M, B, B), ``S[m, i, j] = f_m(x_i, y_j)``."""
+        count, batch = self.count, x.shape[0]
+        if self.kind == "separable":
+            inputs = torch.cat([x.expand(count, -1, -1), y.expand(count, -1, -1)])
+            embeddings = self.nets(inputs)  # (2M, B, e)
+            return torch.bmm(embeddings[:count], embeddings[count:].transpose(1, 2))
+        from_x = torch.baddbmm(self.x_bias, x.expand(count, -1, -1), self.x_weight)  # (M, B, h)
+        from_y = torch.bmm(y.expand(count, -1, -1), self.y_weight)  # (M, B, h)
+        # Models go through the pair MLP in groups whose (m, B * B, h) activations stay under
+        # _PAIR_CHUNK_BYTES: one huge tensor per layer is slower on CPU (the allocator maps
+        # fresh pages for every block above 32 MiB, and the GEMM loses cache locality).
+        chunk = self.chunk or max(1, _PAIR_CHUNK_BYTES // (batch * batch * from_x.shape[-1] * 4))
+        outputs = []
+        for lo in range(0, count, chunk):
+            hi = min(lo + chunk, count)
+            hidden = (from_x[lo:hi, :, None, :] + from_y[lo:hi, None, :, :]).relu_()  # (m, B, B, h)
+            outputs.append(self.rest(hidden.view(hi - lo, batch * batch, -1), lo, hi))
+        return torch.cat(outputs).view(count, batch, batch)
+
+
+def _make_adam(params: Sequence[Tensor], lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel where this torch build has one (same update, fewer kernels)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+class StackedStaircase(nn.Module):
+    """All the benchmark's critics (and baselines) as one model with one Adam.
+
+    Args:
+        bound_names: bounds in :data:`BOUND_CHOICES`; model ``m`` trains bound ``m``.
+        critic: ``separable`` or ``concat``.
+        lr: Adam learning rate.
+        dim: dimension of x and y.
+        critics, baselines: optional plain modules (as from
+            :func:`build_reference_models`) to start from; built from the
+            global RNG when omitted.
+    """
+
+    def __init__(
+        self,
+        bound_names: Sequence[str],
+        critic: str = "separable",
+        lr: float = 5e-4,
+        dim: int = DIM,
+        critics: Sequence[nn.Module] | None = None,
+        baselines: Sequence[nn.Module | None] | None = None,
+    ) -> None:
+        super().__init__()
+        names = _check_choices(bound_names, critic)
+        if critics is None or baselines is None:
+            critics, baselines = build_reference_models(names, critic, dim)
+        self.bound_names = names
+        self.objectives = nn.ModuleList(BoundObjective(name) for name in names)
+        self.critic = StackedCritic(critic, len(names), dim)
+        self.critic.load_modules(critics)
+        baseline_slots = [m for m, name in enumerate(names) if name in BOUNDS_WITH_BASELINE]
+        #: model index -> row of the stacked baseline output.
+        self.baseline_row = {m: row for row, m in enumerate(baseline_slots)}
+        self.baseline: StackedMLP | None = None
+        if baseline_slots:
+            self.baseline = StackedMLP((dim, *BASELINE_HIDDEN, 1), len(baseline_slots))
+            for row, m in enumerate(baseline_slots):
+                module = baselines[m]
+                if module is None:
+                    raise ValueError(f"bound {names[m]!r} needs a baseline module")
+                self.baseline.load_linears(row, _linears(module))
+        self.optimizer = _make_adam(list(self.parameters()), lr)
+
+    def store_modules(
+        self, critics: Sequence[nn.Module], baselines: Sequence[nn.Module | None]
+    ) -> None:
+        """Copy the current weights into plain modules (as from :func:`build_reference_models`)."""
+        self.critic.store_modules(critics)
+        if self.baseline is not None:
+            for m, row in self.baseline_row.items():
+                module = baselines[m]
+                assert module is not None
+                self.baseline.store_linears(row, _linears(module))
+
+    def estimate(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Objectives and estimates of every bound on one batch.
+
+        Args:
+            x: (B, dim).
+            y: (B, dim).
+
+        Returns:
+            ``(objectives, estimates)``, each (M,): the summed objectives carry
+            the gradient; estimates are detached, nats.
+        """
+        scores = self.critic(x, y)  # (M, B, B)
+        log_baselines = None
+        if self.baseline is not None:
+            rows = len(self.baseline_row)
+            log_baselines = self.baseline(x.expand(rows, -1, -1)).squeeze(-1)  # (K, B)
+        objectives, estimates = [], []
+        for m, objective_fn in enumerate(self.objectives):
+            log_baseline = None
+            if log_baselines is not None and m in self.baseline_row:
+                log_baseline = log_baselines[self.baseline_row[m]]
+            objective, estimate = objective_fn(scores[m], log_baseline)
+            objectives.append(objective)
+            estimates.append(estimate)
+        return torch.stack(objectives), torch.stack(estimates)
+
+    def step(self, x: Tensor, y: Tensor) -> Tensor:
+        """One Adam step of every model on the batch ``(x, y)``.
+
+        Args:
+            x: (B, dim).
+            y: (B, dim).
+
+        Returns:
+            (M,) detached estimates (nats) on this batch, before the update;
+            stays on the device (no synchronisation).
+        """
+        objectives, estimates = self.estimate(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        (-objectives.sum()).backward()
+        self.optimizer.step()
+        return estimates
+
+
+def _summarise(values: Tensor) -> dict[str, Any]:
+    finite = torch.isfinite(values)
+    nonfinite = int((~finite).sum())
+    if nonfinite:
+        return {"mean": None, "std": None, "nonfinite": nonfinite}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std()) if values.numel() > 1 else 0.0,
+        "nonfinite": 0,
+    }
+
+
+def run_staircase(
+    bounds: Sequence[str] = DEFAULT_BOUNDS,
+    critic: str = "separable",
+    steps_per_stage: int = 4000,
+    batch_size: int = 64,
+    cubic: bool = False,
+    stages: Sequence[float] = (2, 4, 6, 8, 10),
+    lr: float = 5e-4,
+    seed: int = 0,
+    out: Path | None = None,
+    progress: bool | None = None,
+) -> dict:
+    """Train one critic per bound through the MI staircase and summarise the estimates.
+
+    Args:
+        bounds: bound names from :data:`BOUND_CHOICES` (or one comma-separated string).
+        critic: ``separable`` (``g(x) . h(y)``) or ``concat`` (MLP on ``[x; y]``).
+        steps_per_stage: optimiser steps at each true-MI value.
+        batch_size: ``B``; InfoNCE cannot exceed ``log B`` nats.
+        cubic: feed the critic ``y ** 3`` instead of ``y``.
+        stages: true MI of each stage, nats.
+        lr: Adam learning rate.
+        seed: seeds the weights (global torch RNG) and the data (its own generator).
+        out: directory for ``staircase.json`` and ``staircase.png``; nothing is
+            written when ``None``.
+        progress: progress bar on stderr; ``None`` means only on a terminal.
+
+    Returns:
+        A JSON-ready dict (see :func:`result_to_json` for what goes to disk)::
+
+            {"benchmark": "staircase",
+             "config": {...every argument and protocol constant...},
+             "true_mi": [2.0, 4.0, ...],          # per stage, nats
+             "log_batch_size": 4.159,             # InfoNCE's cap, nats
+             "summary_window": 1000,              # last quarter of each stage, steps
+             "steps_per_second": 41.3,            # whole run; one step trains every bound
+             "seconds": 484.0,
+             "bounds": {"infonce": {"stages": [{"true_mi": 2.0, "mean": 1.6,
+                                                "std": 0.1, "nonfinite": 0}, ...]},
+                        ...},
+             "history": {"infonce": [per-step estimates, nats], ...}}
+
+        ``mean``/``std`` are over the last quarter of the stage's steps; they
+        are ``None`` (with ``nonfinite`` > 0) where the bound diverged to
+        inf/NaN in that window.
+    """
+    names = _check_choices(bounds, critic)
+    if steps_per_stage < 1:
+        raise ValueError(f"steps_per_stage must be >= 1, got {steps_per_stage}")
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+    stage_mis = [float(mi) for mi in stages]
+    if not stage_mis:
+        raise ValueError("stages must list at least one true-MI value")
+    rhos = [rho_for_mi(mi) for mi in stage_mis]
+
+    torch.manual_seed(seed)
+    model = StackedStaircase(names, critic, lr)
+    generator = torch.Generator().manual_seed(seed + 1)
+    total = steps_per_stage * len(stage_mis)
+    history = torch.empty(total, len(names))
+    bar = Progress(total, f"staircase {critic}", enabled=progress)
+    show_every = max(total // 200, 1)
+
+    start = time.perf_counter()
+    step = 0
+    for rho in rhos:
+        for _ in range(steps_per_stage):
+            x, y = sample_correlated_gaussian(rho, batch_size, DIM, cubic, generator)
+            history[step] = model.step(x, y)
+            step += 1
+            if bar.enabled and step % show_every == 0:
+                bar.update(show_every, **dict(zip(names, history[step - 1].tolist(), strict=True)))
+    seconds = time.perf_counter() - start
+    if bar.enabled:
+        bar.update(total - bar.count)
+    bar.close()
+
+    window = max(steps_per_stage // 4, 1)
+    per_bound: dict[str, Any] = {}
+    for m, name in enumerate(names):
+        stage_rows = []
+        for s, mi in enumerate(stage_mis):
+            end = (s + 1) * steps_per_stage
+            stage_rows.append({"true_mi": mi, **_summarise(history[end - window : end, m])})
+        per_bound[name] = {"stages": stage_rows}
+
+    result: dict[str, Any] = {
+        "benchmark": "staircase",
+        "config": {
+            "bounds": list(names),
+            "critic": critic,
+            "steps_per_stage": steps_per_stage,
+            "batch_size": batch_size,
+            "cubic": cubic,
+            "stages": stage_mis,
+            "lr": lr,
+            "seed": seed,
+            "dim": DIM,
+            "hidden": list(HIDDEN),
+            "embed_dim": EMBED_DIM if critic == "separable" else None,
+            "baseline_hidden": list(BASELINE_HIDDEN),
+            "smile_tau": SMILE_TAU,
+            "interpolated_alpha": INTERPOLATED_ALPHA,
+            "mine_momentum": MINE_MOMENTUM,
+            "torch_version": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "true_mi": stage_mis,
+        "log_batch_size": math.log(batch_size),
+        "summary_window": window,
+        "steps_per_second": total / seconds,
+        "seconds": seconds,
+        "bounds": per_bound,
+        "history": {name: history[:, m].tolist() for m, name in enumerate(names)},
+    }
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "staircase.json").write_text(json.dumps(result_to_json(result), indent=2) + "\n")
+        plot_staircase(result, out / "staircase.png")
+    return result
+
+
+def _json_number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def result_to_json(result: dict, include_history: bool | None = None) -> dict:
+    """The part of a :func:`run_staircase` result that goes to disk / stdout.
+
+    Args:
+        result: as returned by :func:`run_staircase`.
+        include_history: keep the per-step estimates; ``None`` keeps them only
+            when there are at most :data:`JSON_HISTORY_LIMIT` values in all.
+
+    Returns:
+        A copy that ``json.dumps`` writes as strict JSON (non-finite history
+        values become ``null``).
+    """
+    out = {k: v for k, v in result.items() if k != "history"}
+    history = result.get("history", {})
+    size = sum(len(v) for v in history.values())
+    if include_history or (include_history is None and size <= JSON_HISTORY_LIMIT):
+        out["history"] = {k: [_json_number(v) for v in vs] for k, vs in history.items()}
+    return out
+
+
+def format_table(result: dict) -> str:
+    """A plain-text table: one row per bound, one column per stage (mean ± std, nats).
+
+    Args:
+        result: as returned by :func:`run_staircase` (or read back from its JSON).
+
+    Returns:
+        The table, with the true MI as the header row and a footer giving the
+        window, ``log B`` and the speed.
+    """
+    true_mi = result["true_mi"]
+    names = list(result["bounds"])
+    label = max(12, *(len(n) for n in names))
+    cell = 14
+    header = f"{'true MI':<{label}}" + "".join(f"{mi:>{cell}.1f}" for mi in true_mi)
+    lines = [header, "-" * len(header)]
+    for name in names:
+        cells = []
+        for row in result["bounds"][name]["stages"]:
+            if row["mean"] is None:
+                cells.append(f"{'diverged':>{cell}}")
+            else:
+                cells.append(f"{row['mean']:>{cell - 7}.2f} ± {row['std']:<4.2f}")
+        lines.append(f"{name:<{label}}" + "".join(cells))
+    config = result["config"]
+    lines.append(
+        f"mean ± std over the last {result['summary_window']} of {config['steps_per_stage']} "
+        f"steps per stage (nats); {config['critic']} critic, B = {config['batch_size']} "
+        f"(log B = {result['log_batch_size']:.2f})"
+        + (", cubic" if config["cubic"] else "")
+        + f"; {result['steps_per_second']:.1f} steps/s"
+    )
+    return "\n".join(lines)
+
+
+def _ema(values: Sequence[float], weight: float) -> list[float]:
+    smoothed: list[float] = []
+    state = math.nan
+    for value in values:
+        if not math.isfinite(value):
+            smoothed.append(math.nan)
+            continue
+        state = value if math.isnan(state) else (1.0 - weight) * state + weight * value
+        smoothed.append(state)
+    return smoothed
+
+
+def plot_staircase(result: dict, path: Path) -> None:
+    """Save a figure of estimate vs step: one panel per bound.
+
+    Each panel shows the raw per-step estimates (light), their exponential
+    moving average (dark), the true MI as a staircase and ``log B`` dashed.
+
+    Args:
+        result: as returned by :func:`run_staircase` (needs ``history``).
+        path: where to write the PNG.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["bounds"])
+    history = result["history"]
+    steps_per_stage = result["config"]["steps_per_stage"]
+    true_mi = result["true_mi"]
+    total = steps_per_stage * len(true_mi)
+    columns = min(4, len(names))
+    rows = math.ceil(len(names) / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.4 * columns, 2.9 * rows), sharex=True, sharey=True, squeeze=False
+    )
+    stair_x = [s * steps_per_stage for s in range(len(true_mi))] + [total]
+    stair_y = [*true_mi, true_mi[-1]]
+    top = max(true_mi) + 2.0
+    steps = list(range(total))
+    for ax, name in zip(axes.flat, names, strict=False):
+        values = history[name]
+        clipped = [min(max(v, -2.0), top) if math.isfinite(v) else math.nan for v in values]
+        ax.plot(steps, clipped, color="tab:blue", alpha=0.25, linewidth=0.5)
+        ax.plot(steps, _ema(values, 0.01), color="tab:blue", linewidth=1.2, label="estimate (EMA)")
+        ax.step(stair_x, stair_y, where="post", color="black", linewidth=1.0, label="true MI")
+        ax.axhline(
+            result["log_batch_size"], color="tab:red", linestyle="--", linewidth=0.8, label="log B"
+        )
+        ax.set_title(name)
+        ax.set_ylim(-1.0, top)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(names) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("MI (nats)")
+    axes.flat[0].legend(loc="upper left", fontsize=7)
+    config = result["config"]
+    fig.suptitle(
+        f"MI staircase: {config['critic']} critic, B = {config['batch_size']}"
+        + (", cubic" if config["cubic"] else ""),
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
