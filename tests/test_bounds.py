@@ -1,0 +1,179 @@
+"""Bounds against closed-form values, a float64 NumPy reference, and their invariants."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import logsumexp
+
+from infomax import bounds as B
+
+
+def gaussian_scores(n: int, dim: int, mi: float, seed: int) -> torch.Tensor:
+    """Optimal-critic score matrix log p(y_j | x_i) / p(y_j) for a correlated Gaussian, float64."""
+    rng = np.random.default_rng(seed)
+    rho = math.sqrt(1 - math.exp(-2 * mi / dim))
+    x = rng.standard_normal((n, dim))
+    y = rho * x + math.sqrt(1 - rho**2) * rng.standard_normal((n, dim))
+    var = 1 - rho**2
+    diff = y[None, :, :] - rho * x[:, None, :]
+    scores = -0.5 * dim * math.log(var) - (diff**2).sum(-1) / (2 * var) + (y**2).sum(-1)[None] / 2
+    return torch.from_numpy(scores)
+
+
+# --- NumPy references, written from the formulas independently of bounds.py ----------------
+
+
+def np_offdiag(s: np.ndarray) -> np.ndarray:
+    return s[~np.eye(len(s), dtype=bool)]
+
+
+def np_infonce(s: np.ndarray) -> float:
+    n = len(s)
+    return float(np.mean([s[i, i] - logsumexp(s[i]) + math.log(n) for i in range(n)]))
+
+
+def np_nwj(s: np.ndarray) -> float:
+    return float(np.mean(np.diag(s)) - np.mean(np.exp(np_offdiag(s) - 1.0)))
+
+
+def np_tuba(s: np.ndarray, log_a: np.ndarray) -> float:
+    shifted = s - log_a[:, None]
+    return float(1 + np.mean(np.diag(shifted)) - np.mean(np.exp(np_offdiag(shifted))))
+
+
+def np_dv(s: np.ndarray) -> float:
+    return float(np.mean(np.diag(s)) - math.log(np.mean(np.exp(np_offdiag(s)))))
+
+
+def np_smile(s: np.ndarray, tau: float) -> float:
+    return float(np.mean(np.diag(s)) - math.log(np.mean(np.exp(np.clip(np_offdiag(s), -tau, tau)))))
+
+
+def np_interpolated(s: np.ndarray, log_a: np.ndarray, alpha: float) -> float:
+    """Poole et al.'s I_alpha, by explicit loops over rows and left-out columns."""
+    n = len(s)
+    e = np.exp(s)
+
+    def baseline(i: int, left_out: int) -> float:
+        loo_mean = (e[i].sum() - e[i, left_out]) / (n - 1)
+        return alpha * loo_mean + (1 - alpha) * math.exp(log_a[i])
+
+    joint = np.mean([math.log(e[i, i] / baseline(i, j)) for i in range(n) for j in range(n) if i != j])
+    marginal = np.mean([e[i, j] / baseline(i, i) for i in range(n) for j in range(n) if i != j])
+    return float(1 + joint - marginal)
+
+
+@pytest.fixture(scope="module")
+def random_scores() -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(0).normal(0.0, 2.0, size=(12, 12)))
+
+
+def test_bounds_match_numpy_reference(random_scores: torch.Tensor) -> None:
+    s = random_scores.numpy()
+    log_a = np.random.default_rng(1).normal(size=12)
+    assert B.infonce(random_scores).item() == pytest.approx(np_infonce(s), abs=1e-10)
+    assert B.nwj(random_scores).item() == pytest.approx(np_nwj(s), abs=1e-10)
+    assert B.tuba(random_scores, torch.from_numpy(log_a)).item() == pytest.approx(
+        np_tuba(s, log_a), abs=1e-10
+    )
+    assert B.dv(random_scores).item() == pytest.approx(np_dv(s), abs=1e-10)
+    assert B.jsd(random_scores).item() == pytest.approx(np_tuba(s, np.zeros(12)), abs=1e-10)
+    assert B.smile(random_scores, 1.5).item() == pytest.approx(np_smile(s, 1.5), abs=1e-10)
+    for alpha in (0.01, 0.5, 1.0):
+        got = B.interpolated(random_scores, torch.from_numpy(log_a), alpha).item()
+        assert got == pytest.approx(np_interpolated(s, log_a, alpha), abs=1e-9)
+
+
+@pytest.mark.parametrize("mi", [1.0, 3.0])
+def test_optimal_critic_recovers_gaussian_mi(mi: float) -> None:
+    """With the true log density ratio, NWJ-style read-outs are unbiased for the true MI."""
+    scores = gaussian_scores(3000, 10, mi, seed=2)
+    # E_p[log r] is the MI; E_q[r] = 1, so TUBA/JSD/DV read-outs all give the MI.
+    for value in (B.jsd(scores), B.dv(scores), B.tuba(scores), B.nwj(scores + 1.0)):
+        assert value.item() == pytest.approx(mi, abs=0.1)
+
+
+def test_infonce_never_exceeds_log_batch() -> None:
+    # A critic that separates positives perfectly saturates InfoNCE at log B.
+    for batch in (2, 8, 64):
+        perfect = torch.full((batch, batch), -1e4)
+        perfect.fill_diagonal_(1e4)
+        assert B.infonce(perfect).item() == pytest.approx(math.log(batch), abs=1e-6)
+    # ... and no critic does better, even on a high-MI task with the optimal critic.
+    scores = gaussian_scores(64, 20, 20.0, seed=3)
+    assert B.infonce(scores).item() <= math.log(64) + 1e-9
+    assert B.infonce(scores).item() > math.log(64) - 0.1
+
+
+def test_infonce_with_optimal_critic_matches_low_mi() -> None:
+    # When MI << log B, InfoNCE with the optimal critic is close to the true MI.
+    values = [B.infonce(gaussian_scores(512, 4, 0.5, seed=s)).item() for s in range(10)]
+    assert float(np.mean(values)) == pytest.approx(0.5, abs=0.05)
+
+
+def test_permuted_pairs_give_about_zero() -> None:
+    """Shuffling y breaks the pairing: every bound of the optimal critic drops to ~0 or below."""
+    scores = gaussian_scores(2000, 5, 2.0, seed=4)
+    perm = torch.from_numpy(np.random.default_rng(5).permutation(2000))
+    shuffled = scores[:, perm]
+    assert B.infonce(shuffled).item() < 0.05
+    assert B.dv(shuffled).item() < 0.1
+    assert B.jsd(shuffled).item() < 0.1
+    assert B.nwj(shuffled + 1.0).item() < 0.1
+
+
+def test_bounds_are_invariant_to_permuting_the_batch(random_scores: torch.Tensor) -> None:
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(0))
+    permuted = random_scores[perm][:, perm]
+    for name in ("infonce", "nwj", "tuba", "dv", "jsd", "smile"):
+        fn = B.get_bound(name)
+        assert fn(permuted).item() == pytest.approx(fn(random_scores).item(), abs=1e-10)
+
+
+def test_log_space_survives_huge_scores() -> None:
+    scores = torch.randn(16, 16, dtype=torch.float64) * 300
+    for name in ("infonce", "dv", "smile"):
+        assert math.isfinite(B.get_bound(name)(scores).item())
+
+
+def test_smile_objective_has_smile_value_and_jsd_gradient(random_scores: torch.Tensor) -> None:
+    s1 = random_scores.clone().requires_grad_(True)
+    value = B.smile_objective(s1, 2.0)
+    assert value.item() == pytest.approx(B.smile(random_scores, 2.0).item(), abs=1e-12)
+    value.backward()
+    s2 = random_scores.clone().requires_grad_(True)
+    B.jsd_objective(s2).backward()
+    torch.testing.assert_close(s1.grad, s2.grad)
+
+
+def test_mine_uses_moving_average_in_gradient() -> None:
+    partition = B.MovingAveragePartition(momentum=0.5)
+    first = torch.randn(8, 8, dtype=torch.float64)
+    partition(first)  # initialises the average with this batch's partition
+    log_ema = partition.log_partition.clone()
+    scores = torch.randn(8, 8, dtype=torch.float64, requires_grad=True)
+    value = partition(scores)
+    assert value.item() == pytest.approx(B.dv(scores.detach()).item(), abs=1e-12)
+    value.backward()
+    # Expected gradient: diagonal 1/B; off-diagonal -exp(S_ij) / (B(B-1) Z_ema).
+    s = scores.detach()
+    log_batch = B.log_mean_exp_offdiagonal(s)
+    new_log_ema = torch.logaddexp(log_ema + math.log(0.5), log_batch + math.log(0.5))
+    expected = -torch.exp(s - new_log_ema) / (8 * 7)
+    expected.fill_diagonal_(1 / 8)
+    torch.testing.assert_close(scores.grad, expected)
+
+
+def test_bad_inputs_are_named() -> None:
+    with pytest.raises(ValueError, match="square"):
+        B.infonce(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="at least 2"):
+        B.dv(torch.zeros(1, 1))
+    with pytest.raises(ValueError, match="unknown bound 'foo'"):
+        B.get_bound("foo")
+    with pytest.raises(ValueError, match="alpha"):
+        B.interpolated(torch.zeros(3, 3), 0.0, 0.0)

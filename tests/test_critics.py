@@ -1,0 +1,82 @@
+"""Critics build the full score matrix in one pass and agree with a per-pair loop."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from infomax.critics import BilinearCritic, ConcatCritic, SeparableCritic, make_critic
+
+
+@pytest.fixture
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(6, 3, generator=g), torch.randn(5, 4, generator=g)
+
+
+def test_separable_matches_pairwise_loop(batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = batch
+    critic = SeparableCritic(3, 4, hidden=(16,), embed_dim=8, temperature=0.5)
+    scores = critic(x, y)
+    assert scores.shape == (6, 5)
+    for i in range(6):
+        for j in range(5):
+            expected = critic.g(x[i]) @ critic.h(y[j]) / 0.5
+            assert scores[i, j].item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+def test_cosine_critic_scores_are_bounded(batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = batch
+    critic = SeparableCritic(3, 4, hidden=(16,), cosine=True, temperature=0.1)
+    assert critic(x, y).abs().max().item() <= 10.0 + 1e-5
+
+
+def test_concat_matches_mlp_on_concatenated_pairs(batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = batch
+    critic = ConcatCritic(3, 4, hidden=(16, 8))
+    scores = critic(x, y)
+    assert scores.shape == (6, 5)
+    # The same network written as one Linear on [x; y].
+    first = torch.nn.Linear(7, 16)
+    with torch.no_grad():
+        first.weight.copy_(torch.cat([critic.x_in.weight, critic.y_in.weight], dim=1))
+        first.bias.copy_(critic.x_in.bias)
+    for i in range(6):
+        for j in range(5):
+            hidden = torch.relu(first(torch.cat([x[i], y[j]])))
+            assert scores[i, j].item() == pytest.approx(critic.rest(hidden).item(), abs=1e-5)
+    aligned = critic.pairwise(x[:5], y)
+    torch.testing.assert_close(aligned, scores[:5].diagonal())
+
+
+def test_bilinear_shape_and_factory(batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = batch
+    assert BilinearCritic(3, 4)(x, y).shape == (6, 5)
+    assert isinstance(make_critic("concat", 3, 4), ConcatCritic)
+    with pytest.raises(ValueError, match="unknown critic 'nope'"):
+        make_critic("nope", 3, 4)
+
+
+def test_default_critic_learns_a_gaussian_log_ratio() -> None:
+    """The default separable critic (hidden ReLU layers) fits a quadratic log-ratio.
+
+    Trained with TUBA (optimum: the log density ratio itself) on a 2-dim Gaussian
+    with 1 nat, its mean positive score lands near the true MI.
+    """
+    from infomax.bounds import tuba
+
+    torch.manual_seed(0)
+    rho = (1 - torch.exp(torch.tensor(-2 * 1.0 / 2))).sqrt()
+    critic = SeparableCritic(2, 2, hidden=(64, 64), embed_dim=16)
+    opt = torch.optim.Adam(critic.parameters(), lr=2e-3)
+    for _ in range(600):
+        x = torch.randn(256, 2)
+        y = rho * x + (1 - rho**2).sqrt() * torch.randn(256, 2)
+        loss = -tuba(critic(x, y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x = torch.randn(4096, 2)
+    y = rho * x + (1 - rho**2).sqrt() * torch.randn(4096, 2)
+    with torch.no_grad():
+        assert tuba(critic(x, y)).item() == pytest.approx(1.0, abs=0.1)
