@@ -493,3 +493,20 @@ def test_short_training_increases_the_estimate(conditional: str, shared: bool) -
     after = objective.estimate_terms(x_test, y_test).sum().item()
     assert after > before + 0.8
     assert 1.0 < after < 2.6  # the truth is 2 nats; I_IS may overshoot a little
+
+
+def test_boosted_chain_telescopes_below_log_batch() -> None:
+    """I_BO terms sum to InfoNCE of the running boosted critic, so never above log B."""
+    torch.manual_seed(0)
+    objective = DecomposedObjective(6, 6, [2, 4], conditional="bo")
+    optimizer = torch.optim.Adam(objective.parameters(), lr=1e-2)
+    rho = 0.99
+    for _ in range(60):
+        x = torch.randn(16, 6)
+        y = rho * x + (1 - rho**2) ** 0.5 * torch.randn(16, 6)
+        loss = objective.training_loss(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total = objective.estimate_terms(x, y).sum().item()
+        assert total <= math.log(16) + 1e-5

@@ -35,7 +35,9 @@ def _independent_training(names, critics, baselines, batches, lr):
     objectives = [BoundObjective(name) for name in names]
     optimizers = []
     for critic, baseline in zip(critics, baselines, strict=True):
-        params = list(critic.parameters()) + ([] if baseline is None else list(baseline.parameters()))
+        params = list(critic.parameters()) + (
+            [] if baseline is None else list(baseline.parameters())
+        )
         optimizers.append(torch.optim.Adam(params, lr=lr))
     history = []
     for x, y in batches:
@@ -92,3 +94,117 @@ def test_stacked_equals_independent_training(critic, batch_size, float64):
             reference.named_parameters(), ours.parameters(), strict=True
         ):
             torch.testing.assert_close(p_ours, p_ref, rtol=1e-9, atol=1e-10, msg=name)
+
+
+def test_true_mi_of_the_stages():
+    for mi in (2.0, 4.0, 6.0, 8.0, 10.0):
+        rho = rho_for_mi(mi)
+        assert -20 / 2 * math.log(1 - rho**2) == pytest.approx(mi, rel=1e-12)
+    assert rho_for_mi(2.0) == pytest.approx(math.sqrt(1 - math.exp(-0.2)), rel=1e-12)
+    # Samples have the intended per-coordinate correlation and no cross-coordinate one.
+    x, y = sample_correlated_gaussian(
+        rho_for_mi(6.0), 20_000, generator=torch.Generator().manual_seed(0)
+    )
+    corr = torch.corrcoef(torch.cat([x, y], 1).T)[:20, 20:]
+    assert corr.diagonal().mean().item() == pytest.approx(rho_for_mi(6.0), abs=0.005)
+    assert (corr - torch.diag(corr.diagonal())).abs().max().item() < 0.05
+    _, y_cubic = sample_correlated_gaussian(
+        0.5, 8, cubic=True, generator=torch.Generator().manual_seed(3)
+    )
+    _, y_plain = sample_correlated_gaussian(0.5, 8, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(y_cubic, y_plain**3)
+
+
+def test_short_run_structure(tmp_path):
+    names = ["infonce", "smile", "interpolated"]
+    before = torch.get_rng_state()
+    result = run_staircase(names, steps_per_stage=150, stages=(2, 4), out=tmp_path, progress=False)
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's RNG is untouched
+
+    assert result["benchmark"] == "staircase"
+    assert result["true_mi"] == [2.0, 4.0]
+    assert result["log_batch_size"] == pytest.approx(math.log(64))
+    assert result["summary_window"] == 37
+    config = result["config"]
+    assert config["bounds"] == names and config["critic"] == "separable"
+    assert (config["steps_per_stage"], config["batch_size"], config["cubic"]) == (150, 64, False)
+    assert config["hidden"] == [256, 256, 256] and config["embed_dim"] == 32
+    assert result["steps_per_second"] > 0 and result["seconds"] > 0
+    assert list(result["bounds"]) == names
+    for name in names:
+        stages = result["bounds"][name]["stages"]
+        assert [row["true_mi"] for row in stages] == [2.0, 4.0]
+        history = torch.tensor(result["history"][name])
+        assert history.shape == (300,) and torch.isfinite(history).all()
+        for s, row in enumerate(stages):
+            window = history[(s + 1) * 150 - 37 : (s + 1) * 150]
+            assert row["mean"] == pytest.approx(window.mean().item(), abs=1e-6)
+            assert row["std"] == pytest.approx(window.std().item(), abs=1e-6)
+            assert row["nonfinite"] == 0
+    infonce_history = torch.tensor(result["history"]["infonce"])
+    assert infonce_history.max().item() <= math.log(64) + 1e-5
+    # It learns: after 150 steps at 2 nats the estimate is well above 0 and below the truth.
+    assert 0.5 < result["bounds"]["infonce"]["stages"][0]["mean"] < 2.0
+    assert (
+        result["bounds"]["infonce"]["stages"][1]["mean"]
+        > result["bounds"]["infonce"]["stages"][0]["mean"]
+    )
+
+    on_disk = json.loads((tmp_path / "staircase.json").read_text())
+    assert on_disk["bounds"] == result["bounds"]
+    assert on_disk["history"]["smile"] == pytest.approx(
+        result["history"]["smile"]
+    )  # 900 values: kept
+    assert (tmp_path / "staircase.png").stat().st_size > 10_000
+    table = format_table(result)
+    assert table.splitlines()[0].split() == ["true", "MI", "2.0", "4.0"]
+    assert all(name in table for name in names)
+
+
+def test_same_seed_same_numbers():
+    first = run_staircase(
+        ["infonce", "mine"], steps_per_stage=5, stages=(2,), seed=3, batch_size=16
+    )
+    second = run_staircase(
+        ["infonce", "mine"], steps_per_stage=5, stages=(2,), seed=3, batch_size=16
+    )
+    assert first["history"] == second["history"]
+
+
+def test_json_and_table_for_a_diverged_bound():
+    result = {
+        "true_mi": [2.0, 4.0],
+        "log_batch_size": math.log(64),
+        "summary_window": 1,
+        "steps_per_second": 10.0,
+        "config": {"steps_per_stage": 2, "critic": "separable", "batch_size": 64, "cubic": True},
+        "bounds": {
+            "nwj": {
+                "stages": [
+                    {"true_mi": 2.0, "mean": 1.5, "std": 0.25, "nonfinite": 0},
+                    {"true_mi": 4.0, "mean": None, "std": None, "nonfinite": 1},
+                ]
+            }
+        },
+        "history": {"nwj": [1.0, 1.5, -math.inf, math.nan]},
+    }
+    text = json.dumps(result_to_json(result), allow_nan=False)
+    assert json.loads(text)["history"]["nwj"] == [1.0, 1.5, None, None]
+    assert "history" not in result_to_json(result, include_history=False)
+    table = format_table(result)
+    assert "1.50 ± 0.25" in table and "diverged" in table and "cubic" in table
+
+
+def test_bad_names_raise_with_the_choices():
+    with pytest.raises(ValueError, match="unknown bound.*'nce'.*infonce, nwj, tuba"):
+        run_staircase(["infonce", "nce"], steps_per_stage=1)
+    with pytest.raises(
+        ValueError, match="unknown critic 'bilinear'; choose from separable, concat"
+    ):
+        run_staircase(["infonce"], critic="bilinear", steps_per_stage=1)
+    with pytest.raises(ValueError, match="listed twice"):
+        run_staircase(["smile", "smile"], steps_per_stage=1)
+    with pytest.raises(ValueError, match="unknown bound"):
+        StackedStaircase(["js"])
+    with pytest.raises(ValueError, match=">= 0 nats"):
+        run_staircase(["infonce"], stages=(-1,), steps_per_stage=1)

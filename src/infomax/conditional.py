@@ -522,10 +522,12 @@ class DecomposedObjective(nn.Module):
     * ``"is"`` — :func:`importance_sampled_infonce` with weights from the
       unconditional critic ``psi_{k-1}``; every ``psi_1..psi_{n-1}`` is
       trained by InfoNCE. ``phi_k`` is trained on the ``I_IS`` value.
-    * ``"bo"`` — :func:`boosted_conditional_infonce`; ``phi_k`` is trained on
-      ``InfoNCE(psi_{k-1}.detach() + phi_k)``, so it learns the residual on top
-      of the (separately trained) ``psi_{k-1}``. The chain cannot pass
-      ``log B`` (see :func:`boosted_conditional_infonce`).
+    * ``"bo"`` — :func:`boosted_conditional_infonce` on the running boosted
+      critic ``b_k = psi_1 + phi_2 + ... + phi_k``: ``phi_k`` is trained on
+      ``InfoNCE(b_{k-1}.detach() + phi_k)``, so it learns what the earlier
+      critics miss, and the term is ``InfoNCE(b_k) - InfoNCE(b_{k-1})``. The
+      chain telescopes to ``InfoNCE(b_n) <= log B`` (see
+      :func:`boosted_conditional_infonce`).
     * ``"var"`` — :func:`conditional_infonce` with negatives from a learned
       :class:`ConditionalGaussian` ``q_k(y | x[:w_{k-1}])``, fitted by maximum
       likelihood (its NLL is added to the loss; the samples are detached).
@@ -608,8 +610,9 @@ class DecomposedObjective(nn.Module):
             f"I({_view_name(self.widths[k], x_dim)}; y | {_view_name(self.widths[k - 1], x_dim)})"
             for k in range(1, n_views)
         ]
-        # Which unconditional critics are needed: psi_{k-1} for every I_IS / I_BO term.
-        if conditional in ("is", "bo") and n_views > 1:
+        # Which unconditional critics are needed: psi_{k-1} for every I_IS term; I_BO
+        # boosts the running sum psi_1 + phi_2 + ... and needs only psi_1.
+        if conditional == "is" and n_views > 1:
             self._psi_views = list(range(n_views - 1))
         else:
             self._psi_views = [0]
@@ -701,6 +704,7 @@ class DecomposedObjective(nn.Module):
         diagnostics: dict[str, Tensor] = {}
         for k in self._psi_views[1:]:
             diagnostics[f"infonce/{_view_name(self.widths[k], self.x_dim)}"] = psi_infonce[k]
+        boosted_scores, previous_boosted = psi[0], psi_infonce[0]
         for k in self._phi_views:
             name = self.term_names[k]
             if self.conditional == "is":
@@ -709,11 +713,14 @@ class DecomposedObjective(nn.Module):
                 objective = objective + estimate
                 diagnostics[f"ess/{name}"] = ess
             elif self.conditional == "bo":
+                # Boost the running critic psi_1 + phi_2 + ... + phi_{k-1}, so the chain
+                # telescopes to InfoNCE of the full boosted critic and stays <= log B.
                 phi = self._scores("phi", k, x, y)
-                base = psi[k - 1].detach() if train else psi[k - 1]
+                base = boosted_scores.detach()
                 boosted = boosted_infonce(phi, base)
                 objective = objective + boosted
-                estimate = boosted - psi_infonce[k - 1].detach()
+                estimate = boosted - previous_boosted.detach()
+                boosted_scores, previous_boosted = base + phi, boosted
                 diagnostics[f"boosted_infonce/{name}"] = boosted
             else:
                 sampler = self.samplers[str(k)]

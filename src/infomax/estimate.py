@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULTS",
     "BoundObjective",
     "Objective",
+    "QuadraticSeparableCritic",
     "RankTransform",
     "estimate_cmi",
     "estimate_mi",
@@ -59,20 +60,24 @@ __all__ = [
 ]
 
 #: Neural bounds :func:`estimate_mi` can train, and closed-form/non-neural ones.
-NEURAL_BOUNDS = ("infonce", "nwj", "tuba", "dv", "mine", "jsd", "smile", "interpolated")
+NEURAL_BOUNDS = (
+    "contrastive_dv", "infonce", "nwj", "tuba", "dv", "mine", "jsd", "smile", "interpolated",
+)
+#: Bounds whose read-out is the DV estimate, computed over all held-out pairs when possible.
+ALL_PAIRS_BOUNDS = ("contrastive_dv", "dv", "mine")
 REFERENCE_BOUNDS = ("ksg", "gaussian")
 
 #: Defaults of :func:`estimate_mi`, chosen on the tasks of BENCHMARKS.md.
 DEFAULTS: dict[str, Any] = {
-    "bound": "smile",
-    "critic": "separable",
-    "batch_size": 256,
+    "bound": "contrastive_dv",
+    "critic": "quadratic",
+    "batch_size": 512,
     "eval_batch_size": 1024,
-    "steps": 4000,
+    "steps": 2500,
     "lr": 1e-3,
     "heldout": 0.3,
-    "eval_every": 200,
-    "patience": 5,
+    "eval_every": 250,
+    "patience": 4,
     "preprocess": "rank",
 }
 
@@ -100,6 +105,139 @@ class Objective(Protocol):
     def train(self, mode: bool = True) -> Any: ...
 
 
+class QuadraticSeparableCritic(nn.Module):
+    """Separable critic ``f(x, y) = g(x) . h(y)`` with quadratic features and a linear skip.
+
+    Each side sees the features ``phi(t) = [t, t**2 - 1]`` and embeds them as
+    ``g(x) = A phi(x) + a + MLP_g(phi(x))`` (likewise ``h``). The affine part
+    alone spans every quadratic log density ratio, in particular
+    ``-x^T P x - y^T Q y + x^T W y + c``, the exact optimal critic of a Gaussian
+    copula, which is what the rank transform makes of many real dependences;
+    the MLP (zero-initialised last layer, so training starts from the
+    quadratic model) learns what is left. Being separable, the scores of all
+    ``N x M`` pairs cost one ``(N, e) @ (e, M)`` matmul: :meth:`embed` is
+    what the all-pairs read-out uses.
+
+    Args:
+        x_dim: width of ``x``.
+        y_dim: width of ``y``.
+        hidden: hidden widths of each residual MLP (``()``: the quadratic model alone).
+        embed_dim: width of the embeddings (needs ``>= min(x_dim, y_dim) + 2``
+            for the full quadratic family).
+        activation: non-linearity name.
+    """
+
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        hidden: Sequence[int] = (128, 128),
+        embed_dim: int = 32,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.embed_dim = max(embed_dim, min(x_dim, y_dim) + 2)
+        self.g_linear = nn.Linear(2 * x_dim, self.embed_dim)
+        self.h_linear = nn.Linear(2 * y_dim, self.embed_dim)
+        self.g = mlp(2 * x_dim, hidden, self.embed_dim, activation) if hidden else None
+        self.h = mlp(2 * y_dim, hidden, self.embed_dim, activation) if hidden else None
+        for net in (self.g, self.h):
+            if net is not None:
+                nn.init.zeros_(net[-1].weight)
+                nn.init.zeros_(net[-1].bias)
+
+    @staticmethod
+    def _features(t: Tensor) -> Tensor:
+        return torch.cat([t, t * t - 1.0], dim=1)
+
+    def embed(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Embeddings ``g(x)`` (B, e) and ``h(y)`` (M, e)."""
+        fx, fy = self._features(x), self._features(y)
+        gx, hy = self.g_linear(fx), self.h_linear(fy)
+        if self.g is not None and self.h is not None:
+            gx = gx + self.g(fx)
+            hy = hy + self.h(fy)
+        return gx, hy
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """Args: x (B, d_x), y (M, d_y). Returns: scores (B, M)."""
+        gx, hy = self.embed(x, y)
+        return gx @ hy.T
+
+
+def _build_critic(name: str, x_dim: int, y_dim: int, **kwargs: Any) -> nn.Module:
+    if name == "quadratic":
+        return QuadraticSeparableCritic(x_dim, y_dim, **kwargs)
+    try:
+        return make_critic(name, x_dim, y_dim, **kwargs)
+    except ValueError as error:
+        raise InputError(f"{error}; or quadratic") from None
+
+
+def contrastive_dv_objective(scores: Tensor) -> Tensor:
+    """Training objective of ``contrastive_dv`` (maximise it), nats-like.
+
+    Symmetric InfoNCE (each ``x_i`` picks ``y_i`` from its row, each ``y_j``
+    picks ``x_j`` from its column) plus the DV estimate of the batch. The
+    InfoNCE terms are low-variance and their optimum is the log density ratio
+    up to a row constant ``c(x)`` (rows) and a column constant ``d(y)``
+    (columns), so together up to one global constant; the DV term pushes down,
+    with weight ``e^{S_ij}``, exactly the negatives scored too high, which the
+    all-pairs DV read-out is most sensitive to.
+
+    Args:
+        scores: (B, B) score matrix.
+
+    Returns:
+        Scalar tensor.
+    """
+    diagonal = scores.diagonal()
+    rows = (diagonal - torch.logsumexp(scores, dim=1)).mean()
+    columns = (diagonal - torch.logsumexp(scores, dim=0)).mean()
+    return 0.5 * (rows + columns) + B.dv(scores)
+
+
+@torch.no_grad()
+def all_pairs_dv(gx: Tensor, hy: Tensor, groups: int = 10, chunk: int = 1024) -> tuple[float, Tensor]:
+    """DV estimate over all ``N (N - 1)`` negative pairs of a separable critic.
+
+    ``mean_i S_ii - log mean_{i != j} exp(S_ij)`` with ``S = gx @ hy.T``,
+    computed ``chunk`` rows at a time (never the whole ``N x N`` matrix). The
+    partition of a large MI is carried by the rare negatives that nearly match
+    (a fraction about ``e^{-I}`` of them), so it needs many more than the
+    ``B`` negatives per row that a batch offers: InfoNCE-style per-row
+    normalisation cannot exceed ``log N``, the global partition over ``N^2``
+    pairs can.
+
+    Args:
+        gx: (N, e) embeddings of the held-out ``x`` rows.
+        hy: (N, e) embeddings of their paired ``y`` rows.
+        groups: number of row groups for the standard error.
+        chunk: rows per matmul.
+
+    Returns:
+        ``(estimate, per_group)``: the all-pairs DV (nats) and (groups,) DV
+        estimates that each use one group's rows against all columns; their
+        spread gives the standard error.
+    """
+    n = gx.shape[0]
+    diagonal = (gx * hy).sum(dim=1)
+    row_lse = torch.empty(n, dtype=gx.dtype)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        block = gx[start:stop] @ hy.T
+        rows = torch.arange(stop - start)
+        block[rows, rows + start] = -math.inf
+        row_lse[start:stop] = torch.logsumexp(block, dim=1)
+    estimate = float(diagonal.mean() - (torch.logsumexp(row_lse, dim=0) - math.log(n * (n - 1))))
+    groups = max(1, min(groups, n))
+    per_group = torch.stack([
+        diagonal[g].mean() - (torch.logsumexp(row_lse[g], dim=0) - math.log(len(g) * (n - 1)))
+        for g in torch.arange(n).chunk(groups)
+    ])
+    return estimate, per_group
+
+
 class BoundObjective(nn.Module):
     """A critic trained and read out with one bound of :mod:`infomax.bounds`.
 
@@ -107,7 +245,7 @@ class BoundObjective(nn.Module):
         x_dim: width of ``x``.
         y_dim: width of ``y``.
         bound: name of the bound (see ``NEURAL_BOUNDS``).
-        critic: critic name (``separable``, ``bilinear``, ``concat``).
+        critic: critic name (``quadratic``, ``separable``, ``bilinear``, ``concat``).
         tau: SMILE's clipping threshold.
         alpha: the interpolated bound's weight.
         critic_kwargs: passed to the critic's constructor.
@@ -117,8 +255,8 @@ class BoundObjective(nn.Module):
         self,
         x_dim: int,
         y_dim: int,
-        bound: str = "smile",
-        critic: str = "separable",
+        bound: str = "contrastive_dv",
+        critic: str = "quadratic",
         tau: float = 5.0,
         alpha: float = 0.01,
         critic_kwargs: dict[str, Any] | None = None,
@@ -132,7 +270,7 @@ class BoundObjective(nn.Module):
         self.bound = bound
         self.tau = tau
         self.alpha = alpha
-        self.critic = make_critic(critic, x_dim, y_dim, **(critic_kwargs or {}))
+        self.critic = _build_critic(critic, x_dim, y_dim, **(critic_kwargs or {}))
         self.term_names = [f"I(x; y) [{bound}]"]
         if bound in ("tuba", "interpolated"):
             self.baseline = nn.Sequential(nn.Linear(x_dim, 64), nn.ReLU(), nn.Linear(64, 1))
@@ -150,7 +288,7 @@ class BoundObjective(nn.Module):
             return B.tuba(scores, self._log_baseline(x))
         if self.bound == "interpolated":
             return B.interpolated(scores, self._log_baseline(x), self.alpha)
-        if self.bound == "mine":
+        if self.bound in ("mine", "contrastive_dv"):
             return B.dv(scores)
         return B.get_bound(self.bound)(scores)
 
@@ -163,12 +301,31 @@ class BoundObjective(nn.Module):
             return -B.jsd_objective(scores)
         if self.bound == "mine":
             return -self.partition(scores)
+        if self.bound == "contrastive_dv":
+            return -contrastive_dv_objective(scores)
         return -self._value(scores, x)
 
     @torch.no_grad()
     def estimate_terms(self, x: Tensor, y: Tensor) -> Tensor:
         """The estimate on a batch, shape (1,), nats."""
         return self._value(self.critic(x, y), x).reshape(1)
+
+    @torch.no_grad()
+    def all_pairs_terms(self, x: Tensor, y: Tensor, groups: int = 10) -> tuple[Tensor, Tensor] | None:
+        """DV over all pairs of (N, d) held-out rows, or None where it does not apply.
+
+        Applies to the DV read-outs (``contrastive_dv``, ``dv``, ``mine``) with a
+        critic exposing ``embed`` (separable and quadratic critics).
+
+        Returns:
+            ``(estimate (1,), per_group (groups, 1))`` in nats, or None.
+        """
+        embed = getattr(self.critic, "embed", None)
+        if self.bound not in ALL_PAIRS_BOUNDS or embed is None:
+            return None
+        gx, hy = embed(x, y)
+        estimate, per_group = all_pairs_dv(gx, hy, groups)
+        return torch.tensor([estimate]), per_group[:, None]
 
 
 class RankTransform:
@@ -237,6 +394,23 @@ def _batched_terms(
     return torch.stack(rows), diags
 
 
+@torch.no_grad()
+def _heldout_terms(
+    objective: Objective, x: Tensor, y: Tensor, batch_size: int
+) -> tuple[Tensor, Tensor, list[dict[str, float]], str]:
+    """Held-out estimate (n_terms,), the rows its standard error comes from, diagnostics, read-out.
+
+    All pairs of the held-out rows where the objective supports it
+    (``all_pairs_terms``), else disjoint batches of ``batch_size`` rows.
+    """
+    all_pairs = getattr(objective, "all_pairs_terms", None)
+    result = all_pairs(x, y) if all_pairs is not None else None
+    if result is not None:
+        return result[0], result[1], [], "all-pairs"
+    per_batch, diags = _batched_terms(objective, x, y, batch_size)
+    return per_batch.mean(dim=0), per_batch, diags, "batches"
+
+
 def train_objective(
     objective: Objective,
     x_train: Tensor,
@@ -263,7 +437,7 @@ def train_objective(
         batch_size: training minibatch size.
         eval_batch_size: batch size of the validation estimate.
         steps: maximum optimiser steps.
-        lr: Adam learning rate.
+        lr: Adam learning rate (peak of a cosine decay to 0 over ``steps``).
         eval_every: steps between validation estimates.
         patience: evaluations without improvement before stopping.
         seed: seeds the minibatch order.
@@ -295,6 +469,8 @@ def train_objective(
                 cursor = 0
             idx = order[cursor : cursor + batch_size]
             cursor += batch_size
+            for group in optimizer.param_groups:
+                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / steps))
             objective.train()
             loss = objective.training_loss(x_train[idx], y_train[idx])
             optimizer.zero_grad(set_to_none=True)
@@ -303,8 +479,8 @@ def train_objective(
             history[step - 1] = -loss.detach()
             if step % eval_every == 0 or step == steps:
                 objective.train(False)
-                per_batch, _ = _batched_terms(objective, x_val, y_val, eval_batch_size)
-                value = float(per_batch.sum(dim=1).mean())
+                terms, _, _, _ = _heldout_terms(objective, x_val, y_val, eval_batch_size)
+                value = float(terms.sum())
                 curve.append((step, value))
                 if value > best_value:
                     best_value, best_step, stale = value, step, 0
@@ -368,15 +544,17 @@ def estimate_mi(
     Args:
         x: (N, d_x) samples (numpy array, tensor or nested list; 1-D is one column).
         y: (N, d_y) samples paired row by row with ``x``.
-        bound: ``smile`` (default), ``infonce``, ``nwj``, ``tuba``, ``dv``,
-            ``mine``, ``jsd``, ``interpolated``; or the non-neural ``ksg`` and
-            ``gaussian`` (see :mod:`infomax.reference`).
-        critic: ``separable`` (default), ``bilinear`` or ``concat``.
+        bound: ``contrastive_dv`` (default: symmetric InfoNCE + DV training,
+            DV read-out over all held-out pairs), ``smile``, ``infonce``,
+            ``nwj``, ``tuba``, ``dv``, ``mine``, ``jsd``, ``interpolated``; or the
+            non-neural ``ksg`` and ``gaussian`` (see :mod:`infomax.reference`).
+        critic: ``quadratic`` (default, :class:`QuadraticSeparableCritic`),
+            ``separable``, ``bilinear`` or ``concat``.
         batch_size: training minibatch size (InfoNCE is capped at its log).
         eval_batch_size: batch size of the held-out estimate (default
             ``max(batch_size, 1024)``, capped by the held-out rows).
         steps: maximum training steps.
-        lr: Adam learning rate.
+        lr: peak Adam learning rate (cosine decay to 0 over ``steps``).
         heldout: fraction of rows held out (half to choose the checkpoint,
             half to report the estimate).
         eval_every: steps between validation estimates.
@@ -448,12 +626,18 @@ def estimate_mi(
         eval_every=eval_every, patience=patience, seed=seed, max_seconds=max_seconds,
         progress=progress,
     )
-    per_batch, diags = _batched_terms(objective, xt[test_idx], yt[test_idx], eval_batch_size)
+    terms, per_batch, diags, readout = _heldout_terms(
+        objective, xt[test_idx], yt[test_idx], eval_batch_size
+    )
+    all_pairs = readout == "all-pairs"
     return _summarise(
         objective, per_batch, diags, fit,
         name=bound if subviews is None else f"demi-{conditional}",
-        n_train=len(train_idx), n_heldout=per_batch.shape[0] * eval_batch_size,
-        extra={"eval_batch_size": eval_batch_size, "preprocess": preprocess},
+        n_train=len(train_idx),
+        n_heldout=len(test_idx) if all_pairs else per_batch.shape[0] * eval_batch_size,
+        extra={"eval_batch_size": eval_batch_size, "preprocess": preprocess,
+               "readout": readout},
+        estimate=terms,
     )
 
 
@@ -467,19 +651,26 @@ def _summarise(
     n_train: int,
     n_heldout: int,
     extra: dict[str, Any],
+    estimate: Tensor | None = None,
 ) -> MIEstimate:
-    """Mean and standard error across held-out batches, per term and in total."""
+    """Estimate per term and in total, standard error across held-out batches or groups.
+
+    ``estimate`` (n_terms,) overrides the mean of ``per_batch`` (the all-pairs
+    read-out, whose value is not the mean of its row groups' values).
+    """
     n_batches = per_batch.shape[0]
 
     def stderr(values: Tensor) -> float:
         return float(values.std(unbiased=True) / math.sqrt(n_batches)) if n_batches > 1 else math.nan
 
     totals = per_batch.sum(dim=1)
+    if estimate is None:
+        estimate = per_batch.mean(dim=0)
     terms = []
     if per_batch.shape[1] > 1:
         for k, term_name in enumerate(objective.term_names):
             terms.append(
-                {"name": term_name, "mi": float(per_batch[:, k].mean()),
+                {"name": term_name, "mi": float(estimate[k]),
                  "stderr": stderr(per_batch[:, k])}
             )
     info: dict[str, Any] = {
@@ -492,12 +683,12 @@ def _summarise(
     warnings = getattr(objective, "warnings", None)
     if callable(warnings):
         info["warnings"] = warnings(info.get("diagnostics", {}))
-    if not math.isfinite(float(totals.mean())):
+    if not math.isfinite(float(estimate.sum())):
         info.setdefault("warnings", []).append(
             "the estimate is not finite: the critic diverged; try a lower lr or another bound"
         )
     return MIEstimate(
-        mi=float(totals.mean()), stderr=stderr(totals), bound=name,
+        mi=float(estimate.sum()), stderr=stderr(totals), bound=name,
         n_train=n_train, n_heldout=n_heldout,
         history=fit["history"], heldout_curve=fit["heldout_curve"], terms=terms, info=info,
     )

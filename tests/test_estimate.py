@@ -1,0 +1,168 @@
+"""Tests of :mod:`infomax.estimate`: the one-call estimator, its read-out and preprocessing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from infomax import bounds as B
+from infomax.estimate import (
+    DEFAULTS,
+    BoundObjective,
+    QuadraticSeparableCritic,
+    RankTransform,
+    all_pairs_dv,
+    contrastive_dv_objective,
+    estimate_mi,
+)
+from infomax.validation import InputError
+
+
+def gaussian_pair(n: int, dim: int, mi: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """x ~ N(0, I), y = rho x + sqrt(1 - rho^2) eps with I(x; y) = mi nats."""
+    rng = np.random.default_rng(seed)
+    rho = math.sqrt(1.0 - math.exp(-2.0 * mi / dim))
+    x = rng.standard_normal((n, dim))
+    y = rho * x + math.sqrt(1.0 - rho**2) * rng.standard_normal((n, dim))
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+FAST = {"steps": 400, "eval_every": 100, "batch_size": 256, "progress": False}
+
+
+def test_small_gaussian_within_tolerance() -> None:
+    x, y = gaussian_pair(5000, 5, 1.0, seed=0)
+    result = estimate_mi(x, y, **FAST)
+    assert abs(result.mi - 1.0) < 0.15, result
+    assert 0 < result.stderr < 0.2
+    assert result.info["readout"] == "all-pairs"
+
+
+def test_cubic_warp_changes_nothing() -> None:
+    """The rank transform makes y**3 the same task as y: the same estimate, exactly."""
+    x, y = gaussian_pair(3000, 3, 1.0, seed=1)
+    plain = estimate_mi(x, y, steps=100, eval_every=50, batch_size=128, progress=False)
+    warped = estimate_mi(x, y**3, steps=100, eval_every=50, batch_size=128, progress=False)
+    assert warped.mi == pytest.approx(plain.mi, abs=1e-5)
+
+
+def test_independent_data_gives_about_zero() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5000, 5)).astype(np.float32)
+    y = rng.standard_normal((5000, 5)).astype(np.float32)
+    result = estimate_mi(x, y, **FAST)
+    assert abs(result.mi) < 0.05, result
+
+
+def test_result_fields() -> None:
+    x, y = gaussian_pair(2000, 2, 0.5, seed=3)
+    result = estimate_mi(x, y, steps=60, eval_every=20, batch_size=64, progress=False)
+    assert result.n_train == 1400
+    assert result.n_heldout == 300
+    assert len(result.history) == result.info["steps_run"] <= 60
+    assert [step for step, _ in result.heldout_curve][:3] == [20, 40, 60]
+    assert all(math.isfinite(v) for _, v in result.heldout_curve)
+    assert result.bound == DEFAULTS["bound"]
+    assert result.to_dict()["mi"] == result.mi
+
+
+def test_batched_readout_for_other_critics() -> None:
+    x, y = gaussian_pair(2000, 2, 0.5, seed=4)
+    result = estimate_mi(x, y, bound="smile", critic="concat", steps=40, eval_every=20,
+                         batch_size=64, eval_batch_size=100, progress=False)
+    assert result.info["readout"] == "batches"
+    assert result.n_heldout == 300  # three batches of 100 test rows
+    assert math.isfinite(result.mi)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"bound": "nope"}, "unknown bound"),
+        ({"critic": "nope"}, "unknown critic"),
+        ({"preprocess": "nope"}, "unknown preprocess"),
+        ({"heldout": 1.5}, "heldout"),
+        ({"batch_size": 1}, "batch_size"),
+    ],
+)
+def test_bad_options_raise_input_error(kwargs: dict, match: str) -> None:
+    x, y = gaussian_pair(3000, 2, 0.5, seed=5)
+    with pytest.raises(InputError, match=match):
+        estimate_mi(x, y, steps=1, progress=False, **kwargs)
+
+
+def test_bad_arrays_raise_input_error() -> None:
+    x, y = gaussian_pair(3000, 2, 0.5, seed=6)
+    with pytest.raises(InputError):
+        estimate_mi(x, y[:-1], progress=False)  # row mismatch
+    bad = x.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(InputError):
+        estimate_mi(bad, y, progress=False)
+    with pytest.raises(InputError):
+        estimate_mi(x[:50], y[:50], progress=False)  # too few rows
+
+
+def test_rank_transform_is_monotone_and_keeps_a_gaussian() -> None:
+    rng = np.random.default_rng(7)
+    reference = rng.standard_normal((20000, 3))
+    transform = RankTransform(reference)
+    grid = np.linspace(-3, 3, 101)[:, None].repeat(3, axis=1)
+    out = transform(grid)
+    assert out.dtype == np.float32
+    assert np.all(np.diff(out, axis=0) >= 0)
+    assert np.abs(out - grid).max() < 0.1  # a standard normal column is nearly unchanged
+    # A monotone warp of the column maps to the same scores.
+    warped = RankTransform(reference**3)(grid**3)
+    np.testing.assert_allclose(warped, out, atol=1e-6)
+    # Ties share their mid-rank; the extremes stay finite.
+    assert np.isfinite(transform(np.array([[-1e9, 0, 1e9]]))).all()
+
+
+def test_all_pairs_dv_matches_dense_dv() -> None:
+    generator = torch.Generator().manual_seed(8)
+    gx = torch.randn(300, 4, generator=generator)
+    hy = gx + 0.5 * torch.randn(300, 4, generator=generator)
+    estimate, per_group = all_pairs_dv(gx, hy, groups=6, chunk=64)
+    assert estimate == pytest.approx(float(B.dv(gx @ hy.T)), abs=1e-4)
+    assert per_group.shape == (6,)
+
+
+def test_quadratic_critic_spans_the_gaussian_log_ratio() -> None:
+    """With hand-set affine weights the critic is the exact Gaussian log density ratio."""
+    dim, rho = 3, 0.8
+    critic = QuadraticSeparableCritic(dim, dim, hidden=())
+    a, b = rho**2 / (2 * (1 - rho**2)), rho / (1 - rho**2)
+    c = -0.5 * dim * math.log(1 - rho**2) - 2 * dim * a  # t^2 - 1 features shift the constant
+    with torch.no_grad():
+        for layer in (critic.g_linear, critic.h_linear):
+            layer.weight.zero_()
+            layer.bias.zero_()
+        critic.g_linear.weight[:dim, :dim] = b * torch.eye(dim)
+        critic.h_linear.weight[:dim, :dim] = torch.eye(dim)
+        critic.g_linear.weight[dim, dim:] = -a
+        critic.h_linear.bias[dim] = 1.0
+        critic.g_linear.bias[dim + 1] = 1.0
+        critic.h_linear.weight[dim + 1, dim:] = -a
+        critic.g_linear.bias[dim + 2] = c
+        critic.h_linear.bias[dim + 2] = 1.0
+    x, y = torch.randn(5, dim), torch.randn(7, dim)
+    exact = (
+        -0.5 * dim * math.log(1 - rho**2)
+        - a * (x**2).sum(1)[:, None] - a * (y**2).sum(1)[None, :] + b * x @ y.T
+    )
+    torch.testing.assert_close(critic(x, y), exact, atol=1e-5, rtol=1e-5)
+
+
+def test_contrastive_dv_objective_is_invariant_to_a_global_shift() -> None:
+    scores = torch.randn(16, 16)
+    assert float(contrastive_dv_objective(scores + 3.0)) == pytest.approx(
+        float(contrastive_dv_objective(scores)), abs=1e-5
+    )
+    objective = BoundObjective(2, 2)
+    loss = objective.training_loss(torch.randn(32, 2), torch.randn(32, 2))
+    loss.backward()
+    assert all(p.grad is not None for p in objective.critic.parameters())
