@@ -68,6 +68,8 @@ __all__ = [
 
 #: Names of the conditional estimators :class:`DecomposedObjective` accepts.
 CONDITIONAL_ESTIMATORS: tuple[str, ...] = ("is", "bo", "var", "oracle")
+#: Below this mean effective sample size of its importance weights, an I_IS term is flagged.
+LOW_ESS = 3.0
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -769,6 +771,29 @@ class DecomposedObjective(nn.Module):
         with torch.no_grad():
             _, estimates, _ = self._evaluate(x, y, train=False)
             return torch.stack(estimates)
+
+    def warnings(self, diagnostics: dict[str, float]) -> list[str]:
+        """Plain-language warnings from averaged :meth:`diagnostics`.
+
+        I_IS is not a bound at finite batch size: when the importance weights
+        put nearly all their mass on one or two negatives (mean effective
+        sample size below :data:`LOW_ESS`), its term can overestimate.
+
+        Args:
+            diagnostics: averaged output of :meth:`diagnostics`.
+
+        Returns:
+            One message per term whose estimate should not be trusted.
+        """
+        out = []
+        for key, value in diagnostics.items():
+            if key.startswith("ess/") and value < LOW_ESS:
+                out.append(
+                    f"{key[4:]}: the importance weights have an effective sample size of "
+                    f"{value:.1f} (< {LOW_ESS:g}), so this I_IS term may overestimate; use a "
+                    "larger batch, finer sub-views, or --conditional bo (a lower bound)"
+                )
+        return out
 
     def diagnostics(self, x: Tensor, y: Tensor) -> dict[str, float]:
         """Per-term diagnostics on this batch (no gradient).

@@ -30,6 +30,9 @@ import torch
 
 from infomax.bounds import infonce
 from infomax.conditional import (
+    LOW_ESS,
+)
+from infomax.conditional import (
     DecomposedObjective,
     GaussianOracle,
     boosted_conditional_infonce,
@@ -51,8 +54,7 @@ __all__ = [
 
 #: Conditional estimators compared by the benchmark (``infonce`` is the n = 1 baseline).
 ESTIMATORS = ("oracle", "is", "bo", "var")
-#: Below this mean effective sample size, an I_IS estimate is flagged as untrustworthy.
-LOW_ESS = 3.0
+
 
 OPTIMAL_METHODS = ("infonce", "oracle", "is", "bo")
 
