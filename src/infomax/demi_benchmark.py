@@ -31,8 +31,6 @@ import torch
 from infomax.bounds import infonce
 from infomax.conditional import (
     LOW_ESS,
-)
-from infomax.conditional import (
     DecomposedObjective,
     GaussianOracle,
     boosted_conditional_infonce,

@@ -43,7 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from infomax import bounds as B
-from infomax.critics import make_critic
+from infomax.critics import make_critic, mlp
 from infomax.progress import Progress
 from infomax.result import MIEstimate
 from infomax.validation import InputError, validate_pair
@@ -106,24 +106,28 @@ class Objective(Protocol):
 
 
 class QuadraticSeparableCritic(nn.Module):
-    """Separable critic ``f(x, y) = g(x) . h(y)`` with quadratic features and a linear skip.
+    """``f(x, y) = x^T W y + u(x) + v(y) + g(x) . h(y)``: a quadratic model plus an MLP residual.
 
-    Each side sees the features ``phi(t) = [t, t**2 - 1]`` and embeds them as
-    ``g(x) = A phi(x) + a + MLP_g(phi(x))`` (likewise ``h``). The affine part
-    alone spans every quadratic log density ratio, in particular
-    ``-x^T P x - y^T Q y + x^T W y + c``, the exact optimal critic of a Gaussian
-    copula, which is what the rank transform makes of many real dependences;
-    the MLP (zero-initialised last layer, so training starts from the
-    quadratic model) learns what is left. Being separable, the scores of all
-    ``N x M`` pairs cost one ``(N, e) @ (e, M)`` matmul: :meth:`embed` is
-    what the all-pairs read-out uses.
+    ``u`` and ``v`` are quadratic forms of rank up to ``rank`` plus linear terms,
+    so the first three terms span ``x^T W y - x^T P x - y^T Q y + a.x + b.y``:
+    the exact log density ratio of a Gaussian copula, which is what the rank
+    transform makes of many dependences. The separable MLP residual
+    ``g(x) . h(y)`` (``h``'s last layer zero-initialised, so training starts
+    from the quadratic model) learns the rest (heavy tails, non-Gaussian
+    copulas). There are deliberately no products of squares such as
+    ``x_k^2 y_l^2``: they would let the scores of rare negative pairs grow like
+    a quartic, and the DV partition is carried by exactly such pairs.
+
+    Everything is a dot product of per-sample embeddings, so the scores of
+    all ``N x M`` pairs cost one ``(N, e) @ (e, M)`` matmul (:meth:`embed`),
+    which is what the all-pairs read-out uses.
 
     Args:
         x_dim: width of ``x``.
         y_dim: width of ``y``.
-        hidden: hidden widths of each residual MLP (``()``: the quadratic model alone).
-        embed_dim: width of the embeddings (needs ``>= min(x_dim, y_dim) + 2``
-            for the full quadratic family).
+        hidden: hidden widths of each residual MLP (``()``: no residual).
+        embed_dim: width of the residual embeddings.
+        rank: rank of the quadratic forms ``u`` and ``v`` (default ``min(dim, 64)``).
         activation: non-linearity name.
     """
 
@@ -133,31 +137,35 @@ class QuadraticSeparableCritic(nn.Module):
         y_dim: int,
         hidden: Sequence[int] = (128, 128),
         embed_dim: int = 32,
+        rank: int | None = None,
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        self.embed_dim = max(embed_dim, min(x_dim, y_dim) + 2)
-        self.g_linear = nn.Linear(2 * x_dim, self.embed_dim)
-        self.h_linear = nn.Linear(2 * y_dim, self.embed_dim)
-        self.g = mlp(2 * x_dim, hidden, self.embed_dim, activation) if hidden else None
-        self.h = mlp(2 * y_dim, hidden, self.embed_dim, activation) if hidden else None
-        for net in (self.g, self.h):
-            if net is not None:
-                nn.init.zeros_(net[-1].weight)
-                nn.init.zeros_(net[-1].bias)
-
-    @staticmethod
-    def _features(t: Tensor) -> Tensor:
-        return torch.cat([t, t * t - 1.0], dim=1)
+        self.cross = nn.Linear(x_dim, y_dim, bias=False)
+        nn.init.zeros_(self.cross.weight)
+        self.x_square = nn.Linear(x_dim, rank or min(x_dim, 64), bias=False)
+        self.y_square = nn.Linear(y_dim, rank or min(y_dim, 64), bias=False)
+        self.x_square_weight = nn.Parameter(torch.zeros(self.x_square.out_features))
+        self.y_square_weight = nn.Parameter(torch.zeros(self.y_square.out_features))
+        self.x_linear = nn.Linear(x_dim, 1)
+        self.y_linear = nn.Linear(y_dim, 1)
+        self.g = mlp(x_dim, hidden, embed_dim, activation) if len(hidden) else None
+        self.h = mlp(y_dim, hidden, embed_dim, activation) if len(hidden) else None
+        if self.h is not None:
+            nn.init.zeros_(self.h[-1].weight)
+            nn.init.zeros_(self.h[-1].bias)
 
     def embed(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Embeddings ``g(x)`` (B, e) and ``h(y)`` (M, e)."""
-        fx, fy = self._features(x), self._features(y)
-        gx, hy = self.g_linear(fx), self.h_linear(fy)
+        """Embeddings (B, e') of ``x`` and (M, e') of ``y`` whose dot products are the scores."""
+        u = self.x_square(x).square() @ self.x_square_weight + self.x_linear(x).squeeze(-1)
+        v = self.y_square(y).square() @ self.y_square_weight + self.y_linear(y).squeeze(-1)
+        ones_x, ones_y = torch.ones_like(u)[:, None], torch.ones_like(v)[:, None]
+        gx = [self.cross(x), u[:, None], ones_x]
+        hy = [y, ones_y, v[:, None]]
         if self.g is not None and self.h is not None:
-            gx = gx + self.g(fx)
-            hy = hy + self.h(fy)
-        return gx, hy
+            gx.append(self.g(x))
+            hy.append(self.h(y))
+        return torch.cat(gx, dim=1), torch.cat(hy, dim=1)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """Args: x (B, d_x), y (M, d_y). Returns: scores (B, M)."""
