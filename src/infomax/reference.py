@@ -127,8 +127,8 @@ def _brute_counts(
                 "some samples have k or more exact duplicates in (x, y); KSG assumes "
                 "continuous data: pass jitter=1e-10 (or larger) to break the ties"
             )
-        n_x[start:stop] = (bx < eps[:, None]).sum(dim=1)
-        n_y[start:stop] = (by < eps[:, None]).sum(dim=1)
+        n_x[start:stop] = torch.count_nonzero(bx < eps[:, None], dim=1)
+        n_y[start:stop] = torch.count_nonzero(by < eps[:, None], dim=1)
     return n_x.numpy(), n_y.numpy()
 
 
