@@ -331,7 +331,7 @@ def run_demi(
             row["optimal_ess"] = reference["ess"] if est == "is" else math.nan
             row["log_k"] = math.log(k)
             rows.append(row)
-            bar.update(mi=mi, K=k, n=n, est=est, value=row["mi_hat"])
+            bar.update(mi=mi, K=k, views=n, est=est, value=row["mi_hat"])
     result = {
         "config": {
             "mis": list(mis),
