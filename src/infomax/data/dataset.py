@@ -1,0 +1,538 @@
+"""Image data sets as one cached uint8 array: folders, tar archives, CIFAR, digits.
+
+:func:`load_dataset` turns a source into an :class:`ImageDataset`: every
+image decoded once into a uint8 (N, H, W, C) array, saved in the cache
+(:mod:`infomax.data.cache`) and memory-mapped on later loads, with int64
+labels and class names.
+
+Sources:
+
+- a folder ``root/<class>/<image>`` (labels from the sorted class-folder
+  names; images may sit deeper inside a class folder), or a flat folder of
+  images (unlabeled: every label -1, no classes);
+- a ``.tar`` / ``.tar.gz`` / ``.tar.bz2`` / ``.tar.xz`` archive holding such a
+  folder, read member by member (never unpacked to disk); a single top-level
+  folder in the archive (``cifar10/...``) is its root;
+- a folder or archive with ``train/`` and ``test/`` folders at its root: each
+  is a split, chosen with ``split=``;
+- ``"cifar10"`` / ``"cifar100"`` (the official python archives, downloaded
+  with a checksum when missing), the path of such an archive, or an unpacked
+  ``cifar-10-batches-py`` folder;
+- ``"digits"``: scikit-learn's 8x8 grey digits (not cached; it loads in ms).
+
+The cache key is the source's content identity: for a folder, the sorted list
+of its image files with their sizes and modification times; for an archive,
+its path, size and modification time and a hash of its member list (name,
+size, mtime of each); for CIFAR, the archive's verified checksum. Any change
+makes a new entry (and removes the stale one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from infomax.data.cache import EntryWriter, cache_key, cache_root, channel_stats, load_entry
+from infomax.data.cifar import CIFAR, download_cifar, read_cifar_archive, read_cifar_folder
+from infomax.data.decode import decode_images, is_image_name
+from infomax.data.digits import load_digits_arrays, resize_images
+from infomax.data.errors import DataError
+from infomax.data.tar import TarListing, is_tar, list_tar, read_tar
+
+if TYPE_CHECKING:
+    import torch
+
+    from infomax.data.loader import BatchLoader
+
+__all__ = ["BUILTIN_SOURCES", "ImageDataset", "load_dataset"]
+
+#: Names :func:`load_dataset` understands besides paths.
+BUILTIN_SOURCES = ("digits", "cifar10", "cifar100")
+Size = int | tuple[int, int]
+
+
+@dataclass
+class ImageDataset:
+    """Decoded images with labels.
+
+    Attributes:
+        images: uint8 (N, H, W, C), usually memory-mapped read-only from the cache.
+        labels: int64 (N,); -1 for unlabeled images.
+        classes: class names; ``labels`` index into it (empty when unlabeled).
+        name: where the data came from (a path or a built-in name).
+        split: "train", "test" (or "all" for digits).
+        mean: per-channel mean of the pixels, in [0, 1] units.
+        std: per-channel standard deviation, in [0, 1] units.
+        cache_path: the cache entry folder (None when not cached).
+        from_cache: this load found the entry in the cache (nothing was decoded).
+        seconds: how long this load took.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+    name: str
+    split: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    cache_path: Path | None = None
+    from_cache: bool = False
+    seconds: float = field(default=0.0, compare=False)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __repr__(self) -> str:
+        cached = f", cache={str(self.cache_path)!r}" if self.cache_path else ""
+        return (
+            f"ImageDataset({self.name!r}, split={self.split!r}, n={len(self)}, "
+            f"image_shape={self.image_shape}, classes={self.num_classes}{cached})"
+        )
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W), the shape of one image as the encoders see it."""
+        _, h, w, c = self.images.shape
+        return int(c), int(h), int(w)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (0 when unlabeled)."""
+        return len(self.classes)
+
+    @property
+    def has_labels(self) -> bool:
+        """Every image has a label (none is -1)."""
+        return bool(len(self.labels)) and bool((self.labels >= 0).all())
+
+    def loader(
+        self,
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = True,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        **kwargs: Any,
+    ) -> BatchLoader:
+        """A :class:`~infomax.data.loader.BatchLoader` over this data set (see there)."""
+        from infomax.data.loader import BatchLoader
+
+        return BatchLoader(
+            self.images,
+            self.labels,
+            batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            seed=seed,
+            device=device,
+            **kwargs,
+        )
+
+
+def _as_size(size: Size | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    pair = (size, size) if isinstance(size, int) else tuple(size)
+    if len(pair) != 2 or not all(isinstance(s, int) and s > 0 for s in pair):
+        raise DataError(f"size must be a positive int or (height, width), got {size!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _slug(text: str) -> str:
+    base = re.sub(r"\.(tar(\.(gz|bz2|xz))?|tgz|tbz2|txz)$", "", Path(text).name or text)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", base)[:40] or "data"
+
+
+def _hash_lines(lines: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode("utf-8", "surrogateescape"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+@dataclass
+class _Layout:
+    """Which files form the data set, in order, and their labels."""
+
+    files: list[str]  # paths relative to the split root, dataset order
+    labels: np.ndarray
+    classes: list[str]
+    where: str  # the split root, for messages
+    prefix: str = ""  # the split root relative to the source root ("" or "train/")
+
+
+def _resolve_layout(files: list[str], dirs: set[str], split: str, where: str) -> _Layout:
+    """Pick the split and read labels from class folders.
+
+    Args:
+        files: image paths relative to the root ("/"-separated).
+        dirs: every folder path relative to the root.
+        split: the requested split.
+        where: the root, for messages.
+    """
+    top_dirs = {d.split("/", 1)[0] for d in dirs} | {f.split("/", 1)[0] for f in files if "/" in f}
+    top_dirs = {d for d in top_dirs if d and not d.startswith(".") and d != "__MACOSX"}
+    prefix = ""
+    if {"train", "test"} <= top_dirs:
+        if split not in top_dirs:
+            raise DataError(
+                f"{where} has no {split!r} split; its splits are {', '.join(sorted(top_dirs))}"
+            )
+        prefix = split + "/"
+        files = [f[len(prefix) :] for f in files if f.startswith(prefix)]
+        dirs = {d[len(prefix) :] for d in dirs if d.startswith(prefix)}
+        where = f"{where}/{split}"
+    elif split != "train":
+        raise DataError(
+            f"{where} has no train/ and test/ folders, so it has no {split!r} split; "
+            "use split='train' for all of its images"
+        )
+    if not files:
+        raise DataError(
+            f"no images in {where} (looked for files ending in .jpg, .jpeg, .png, .bmp, .gif, "
+            ".tif, .tiff, .webp, .ppm, .pgm, .pbm)"
+        )
+    flat = sorted(f for f in files if "/" not in f)
+    nested = [f for f in files if "/" in f]
+    if flat and nested:
+        raise DataError(
+            f"{where} mixes images at its top level ({flat[0]}) with class folders "
+            f"({nested[0].split('/', 1)[0]}/); put every image in a class folder, or none"
+        )
+    if flat:
+        return _Layout(flat, np.full(len(flat), -1, dtype=np.int64), [], where, prefix)
+    classes = sorted({f.split("/", 1)[0] for f in nested})
+    for d in sorted(dirs):
+        if d and "/" not in d and not d.startswith(".") and d != "__MACOSX" and d not in classes:
+            raise DataError(f"class folder {where}/{d} has no images")
+    index = {c: i for i, c in enumerate(classes)}
+    ordered = sorted(nested, key=lambda f: (index[f.split("/", 1)[0]], f))
+    labels = np.array([index[f.split("/", 1)[0]] for f in ordered], dtype=np.int64)
+    return _Layout(ordered, labels, classes, where, prefix)
+
+
+def _scan_folder(root: Path) -> tuple[list[str], set[str], dict[str, os.stat_result]]:
+    files: list[str] = []
+    dirs: set[str] = set()
+    stats: dict[str, os.stat_result] = {}
+    for current, subdirs, names in os.walk(root):
+        rel = Path(current).relative_to(root).as_posix()
+        rel = "" if rel == "." else rel + "/"
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d != "__MACOSX")
+        dirs.update(rel + d for d in subdirs)
+        for name in names:
+            if is_image_name(name):
+                try:
+                    stats[rel + name] = os.stat(os.path.join(current, name))
+                except OSError as exc:
+                    raise DataError(f"cannot read {os.path.join(current, name)}: {exc}") from None
+                files.append(rel + name)
+    return files, dirs, stats
+
+
+@dataclass
+class _Plan:
+    """How to build a cache entry from a folder or archive."""
+
+    layout: _Layout
+    identity: dict[str, Any]
+    source_id: str
+    items: Any  # a callable returning the (index, name, data) iterator
+    describe: Any
+    kind: str
+
+
+def _folder_plan(root: Path, split: str, opts: dict[str, Any]) -> _Plan:
+    files, dirs, stats = _scan_folder(root)
+    layout = _resolve_layout(files, dirs, split, str(root))
+    rel = [layout.prefix + f for f in layout.files]
+    identity = {
+        "kind": "folder",
+        "files": _hash_lines(f"{r}\t{stats[r].st_size}\t{stats[r].st_mtime_ns}" for r in rel),
+        "classes": layout.classes,
+        **opts,
+    }
+
+    def items() -> Iterator[tuple[int, str, None]]:
+        for i, r in enumerate(rel):
+            yield i, str(root / r), None
+
+    return _Plan(layout, identity, f"folder:{root}:{split}:{opts}", items, str, "folder")
+
+
+def _tar_plan(path: Path, listing: TarListing, split: str, opts: dict[str, Any]) -> _Plan:
+    members = listing.members
+    tops = {m.name.split("/", 1)[0] for m in members}
+    wrapper = ""
+    if len(tops) == 1 and all("/" in m.name for m in members if m.is_file):
+        wrapper = next(iter(tops)) + "/"
+    files = [m.name[len(wrapper) :] for m in members if m.is_file and is_image_name(m.name)]
+    if len(set(files)) != len(files):
+        twice = next(f for f, n in Counter(files).items() if n > 1)
+        raise DataError(f"{path} holds {wrapper}{twice} more than once; repack the archive")
+    dirs = {m.name[len(wrapper) :] for m in members if m.is_dir and m.name != wrapper[:-1]}
+    dirs |= {f.rsplit("/", 1)[0] for f in files if "/" in f}
+    layout = _resolve_layout(files, dirs, split, f"{path}:{wrapper.rstrip('/') or '.'}")
+    positions = {wrapper + layout.prefix + f: i for i, f in enumerate(layout.files)}
+    stat = path.stat()
+    identity = {
+        "kind": "tar",
+        "path": str(path),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "members": _hash_lines(f"{m.name}\t{m.size}\t{m.mtime}" for m in members),
+        **opts,
+    }
+
+    def items() -> Iterator[tuple[int, str, bytes]]:
+        for name, data in read_tar(path, positions.__contains__, listing.use_tarfile):
+            yield positions[name], name, data
+
+    def describe(name: str) -> str:
+        return f"{name} in {path}"
+
+    return _Plan(layout, identity, f"tar:{path}:{split}:{opts}", items, describe, "tar")
+
+
+def _build(
+    plan: _Plan,
+    name: str,
+    split: str,
+    root: Path,
+    mode: str,
+    size: tuple[int, int] | None,
+    workers: int | None,
+    progress: bool | None,
+) -> tuple[Path, bool]:
+    """Return the cache entry for ``plan``, decoding it first if needed."""
+    key = cache_key(plan.identity)
+    final = root / "datasets" / f"{_slug(name)}-{split}-{key}"
+    if load_entry(final) is not None:
+        return final, True
+    started = time.perf_counter()
+    with EntryWriter(final) as writer:
+        images, stats = decode_images(
+            plan.items(),
+            total=len(plan.layout.files),
+            allocate=writer.allocate,
+            describe=plan.describe,
+            mode=mode,
+            size=size,
+            workers=workers,
+            progress=progress,
+            desc=f"decoding {_slug(name)} ({split})",
+        )
+        if stats.grey:
+            images = writer.keep_first_channel(images)
+        meta = {
+            "source": name,
+            "source_id": plan.source_id,
+            "kind": plan.kind,
+            "split": split,
+            "classes": plan.layout.classes,
+            "identity": plan.identity,
+            "decode_seconds": round(time.perf_counter() - started, 3),
+            "workers": stats.workers,
+        }
+        writer.commit(images, plan.layout.labels, meta)
+    return final, False
+
+
+def _cifar_entry(
+    name: str,
+    split: str,
+    root: Path,
+    size: tuple[int, int] | None,
+    archive: Path | None,
+    folder: Path | None,
+) -> tuple[Path, bool]:
+    spec = CIFAR[name]
+    opts = {"size": size}
+    if archive is not None:
+        stat = archive.stat()
+        identity = {"kind": "cifar", "name": name, "path": str(archive), "size_bytes": stat.st_size}
+        identity |= {"mtime_ns": stat.st_mtime_ns, "split": split, **opts}
+    else:
+        assert folder is not None
+        identity = {"kind": "cifar-folder", "name": name, "path": str(folder), "split": split}
+        identity |= {
+            f: (folder / f).stat().st_mtime_ns for f in spec.file_md5 if (folder / f).exists()
+        }
+        identity |= opts
+    final = root / "datasets" / f"{name}-{split}-{cache_key(identity)}"
+    if load_entry(final) is not None:
+        return final, True
+    started = time.perf_counter()
+    if archive is not None:
+        images, labels, classes = read_cifar_archive(archive, name, split)
+    else:
+        assert folder is not None
+        images, labels, classes = read_cifar_folder(folder, name, split)
+    if size is not None:
+        images = resize_images(images, size)
+    with EntryWriter(final) as writer:
+        out = writer.allocate(images.shape)
+        out[:] = images
+        meta = {
+            "source": str(archive or folder),
+            "source_id": f"cifar:{archive or folder}:{split}:{opts}",
+            "kind": "cifar",
+            "split": split,
+            "classes": classes,
+            "identity": identity,
+            "decode_seconds": round(time.perf_counter() - started, 3),
+        }
+        writer.commit(out, labels, meta)
+    return final, False
+
+
+def _find_cifar_folder(path: Path) -> tuple[str, Path] | None:
+    for name, spec in CIFAR.items():
+        for candidate in (path / spec.folder, path):
+            if (candidate / spec.meta).is_file() and (candidate / spec.test[0]).is_file():
+                return name, candidate
+    return None
+
+
+def _cifar_in_listing(listing: TarListing) -> str | None:
+    names = {m.name for m in listing.members if m.is_file}
+    for name, spec in CIFAR.items():
+        if f"{spec.folder}/{spec.meta}" in names and f"{spec.folder}/{spec.test[0]}" in names:
+            return name
+    return None
+
+
+_LISTINGS: dict[tuple[str, int, int, int], TarListing] = {}
+
+
+def _listing(path: Path) -> TarListing:
+    """List an archive once per process (per path, size, mtime and inode)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key not in _LISTINGS:
+        if len(_LISTINGS) >= 4:
+            _LISTINGS.clear()
+        _LISTINGS[key] = list_tar(path)
+    return _LISTINGS[key]
+
+
+def load_dataset(
+    source: str | os.PathLike[str],
+    split: str = "train",
+    *,
+    size: Size | None = None,
+    mode: str = "auto",
+    cache_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+    download: bool = True,
+) -> ImageDataset:
+    """Load an image data set, decoding it into the cache on first use.
+
+    Args:
+        source: a folder, a tar archive, "cifar10", "cifar100" or "digits"
+            (see the module docstring for the layouts).
+        split: "train" or "test" for sources with ``train/`` and ``test/``
+            folders (and CIFAR); for a folder or archive without them, "train"
+            means all of its images. digits also has "all".
+        size: resize every image to this (height, width) (an int: square);
+            None keeps the images' own size, which must then be the same for all.
+        mode: "auto" (all-grey data keeps one channel, anything else RGB),
+            "RGB" or "L" (grey).
+        cache_dir: the cache folder; None: ``$INFOMAX_CACHE`` or ``~/.cache/infomax``.
+        workers: decoding processes; None: every core this process may use.
+        progress: show a progress bar (None: only on a terminal).
+        download: fetch a missing CIFAR archive (needs internet access).
+
+    Returns:
+        The data set; ``images`` is memory-mapped from the cache.
+
+    Raises:
+        DataError: an unknown source, an unreadable or corrupt image (named),
+            a folder without images (named), images of different sizes (two
+            named), a split the source lacks, a CIFAR file with the wrong checksum.
+
+    Example:
+        >>> data = load_dataset("cifar10-jpg.tar.gz", split="test")  # doctest: +SKIP
+        >>> data.images.shape, data.classes[:2]  # doctest: +SKIP
+        ((10000, 32, 32, 3), ['airplane', 'automobile'])
+    """
+    started = time.perf_counter()
+    pair = _as_size(size)
+    if mode not in ("auto", "RGB", "L"):
+        raise DataError(f"unknown image mode {mode!r}; use 'auto', 'RGB' or 'L'")
+    text = os.fspath(source)
+    root = cache_root(cache_dir)
+    path = Path(text).expanduser()
+
+    if text.lower() == "digits" and not path.exists():
+        images, labels, classes = load_digits_arrays(split)
+        if mode == "RGB":
+            images = np.repeat(images, 3, axis=-1)
+        if pair is not None:
+            images = resize_images(images, pair)
+        mean, std = channel_stats(images)
+        return ImageDataset(
+            images, labels, classes, "digits", split, tuple(mean), tuple(std),
+            seconds=time.perf_counter() - started,
+        )  # fmt: skip
+
+    if text.lower() in CIFAR and not path.exists():
+        name = text.lower()
+        archive = root / "downloads" / CIFAR[name].filename
+        if not archive.is_file():
+            if not download:
+                raise DataError(f"{archive} is missing; pass download=True or copy it there")
+            archive = download_cifar(name, root / "downloads", progress=progress)
+        entry, hit = _cifar_entry(name, split, root, pair, archive, None)
+    elif path.is_dir():
+        found = _find_cifar_folder(path)
+        if found is not None:
+            entry, hit = _cifar_entry(found[0], split, root, pair, None, found[1])
+        else:
+            opts = {"split": split, "mode": mode, "size": pair}
+            plan = _folder_plan(path.resolve(), split, opts)
+            entry, hit = _build(plan, text, split, root, mode, pair, workers, progress)
+    elif is_tar(path):
+        listing = _listing(path)
+        cifar_name = _cifar_in_listing(listing)
+        if cifar_name is not None:
+            entry, hit = _cifar_entry(cifar_name, split, root, pair, path.resolve(), None)
+        else:
+            opts = {"split": split, "mode": mode, "size": pair}
+            plan = _tar_plan(path.resolve(), listing, split, opts)
+            entry, hit = _build(plan, text, split, root, mode, pair, workers, progress)
+    elif path.exists():
+        raise DataError(f"{path} is neither a folder of images nor a tar archive of one")
+    else:
+        raise DataError(
+            f"unknown data source {text!r}: no such file or folder, and not one of the "
+            f"built-in names {', '.join(BUILTIN_SOURCES)}"
+        )
+
+    loaded = load_entry(entry)
+    if loaded is None:
+        raise DataError(f"the cache entry {entry} is unreadable; delete it and load again")
+    meta = loaded.meta
+    return ImageDataset(
+        images=loaded.images,
+        labels=loaded.labels,
+        classes=list(meta["classes"]),
+        name=text,
+        split=split,
+        mean=tuple(meta["mean"]),
+        std=tuple(meta["std"]),
+        cache_path=entry,
+        from_cache=hit,
+        seconds=time.perf_counter() - started,
+    )

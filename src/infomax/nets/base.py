@@ -1,0 +1,56 @@
+"""What every encoder returns, and the input check they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from infomax.validation import InputError
+
+__all__ = ["LAYERS", "EncoderOutput", "check_images"]
+
+#: Layer names :meth:`EncoderOutput.layer` accepts (the ``--layer`` of a probe).
+LAYERS = ("conv", "local", "fc", "y")
+
+
+@dataclass
+class EncoderOutput:
+    """The features of one batch at the levels the methods and probes use.
+
+    Attributes:
+        local: (B, C_l, H_l, W_l) local feature map: each location sees a
+            patch of the input (the map DIM's local objective contrasts with ``y``).
+        conv: (B, C_c, H_c, W_c) the last convolutional output (the DIM
+            paper's "conv" probe layer); for an MLP, the first hidden layer as
+            (B, hidden, 1, 1).
+        fc: (B, F) the last hidden vector (DIM: the 1024-unit fc layer;
+            ResNet: the pooled 512 vector).
+        y: (B, D) the output representation.
+    """
+
+    local: torch.Tensor
+    conv: torch.Tensor
+    fc: torch.Tensor
+    y: torch.Tensor
+
+    def layer(self, name: str) -> torch.Tensor:
+        """Features of one layer as a (B, features) matrix ("conv" and "local" flattened)."""
+        if name not in LAYERS:
+            raise InputError(f"unknown layer {name!r}; use one of {', '.join(LAYERS)}")
+        value: torch.Tensor = getattr(self, name)
+        return value.flatten(1)
+
+
+def check_images(x: torch.Tensor, channels: int, size: tuple[int, int], who: str) -> None:
+    """Raise :class:`InputError` unless ``x`` is a float batch (B, channels, *size)."""
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{who} expects a tensor, got {type(x).__name__}")
+    if x.ndim != 4 or x.shape[1] != channels or tuple(x.shape[2:]) != size:
+        raise InputError(
+            f"{who} expects images (B, {channels}, {size[0]}, {size[1]}), got {tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise InputError(
+            f"{who} expects float images, got {x.dtype} (convert uint8 with Augment or x / 255)"
+        )

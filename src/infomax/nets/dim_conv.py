@@ -1,0 +1,116 @@
+"""The DIM paper's DCGAN-style convolutional encoder for 32x32 (and larger) images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from infomax.nets.base import EncoderOutput, check_images
+from infomax.validation import InputError
+
+__all__ = ["DIMConvEncoder"]
+
+
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    pair = tuple(int(s) for s in size)
+    if len(pair) != 2:
+        raise InputError(f"image_size must be an int or (height, width), got {size!r}")
+    return pair[0], pair[1]
+
+
+class DIMConvEncoder(nn.Module):
+    """Deep InfoMax's convolutional encoder (Hjelm et al., 2019, the 32x32 "basic" net).
+
+    Each convolution has kernel 4, stride 2, padding 1, no bias, then
+    BatchNorm and ReLU, so it halves the size: for 32x32 input the maps are
+    64x16x16, 128x8x8, 256x4x4. The last map is flattened (4096 values) into
+    a 1024-unit fully connected layer (BatchNorm, ReLU), then a linear output
+    of 64. As in the authors' released configuration for 32x32 images, the
+    *local* features for DIM's local objective are the second convolution's
+    output (128x8x8: 64 locations, each seeing a 10x10 patch) and the *conv*
+    features for probes are the last convolution's (256x4x4).
+
+    Parameters for 32x32 RGB input and the defaults: 4,922,304 = convolutions
+    659,328 (weights 658,432, BatchNorm 896) + fc 4,197,376 (Linear 4,195,328,
+    BatchNorm 2,048) + output 65,600.
+
+    Args:
+        in_channels: image channels.
+        image_size: input height and width (an int: square); each must be a
+            multiple of ``2 ** len(widths)``.
+        out_dim: size of the output ``y``.
+        widths: output channels of each convolution.
+        fc_dim: units of the fully connected layer.
+        local_index: which convolution's output is ``local`` (0-based); None:
+            the second to last (index 1 for the default three).
+
+    Shapes:
+        input: (B, in_channels, H, W) float.
+        output: :class:`EncoderOutput` with, for 32x32 and the defaults,
+        local (B, 128, 8, 8), conv (B, 256, 4, 4), fc (B, 1024), y (B, 64).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        image_size: int | Sequence[int] = 32,
+        out_dim: int = 64,
+        widths: Sequence[int] = (64, 128, 256),
+        fc_dim: int = 1024,
+        local_index: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = int(in_channels)
+        self.image_size = _pair(image_size)
+        widths = tuple(int(w) for w in widths)
+        if not widths:
+            raise InputError("widths must name at least one convolution")
+        factor = 2 ** len(widths)
+        h, w = self.image_size
+        if h % factor or w % factor or h < factor or w < factor:
+            raise InputError(
+                f"DIMConvEncoder with {len(widths)} stride-2 convolutions needs an image size "
+                f"that is a multiple of {factor}, got {h}x{w}"
+            )
+        if local_index is None:
+            local_index = max(len(widths) - 2, 0)
+        if not 0 <= local_index < len(widths):
+            raise InputError(f"local_index must be in 0..{len(widths) - 1}, got {local_index}")
+        self.local_index = local_index
+        layers = []
+        channels = self.in_channels
+        for width in widths:
+            layers.append(
+                nn.Sequential(
+                    nn.Conv2d(channels, width, kernel_size=4, stride=2, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                )
+            )
+            channels = width
+        self.convs = nn.ModuleList(layers)
+        local_scale = 2 ** (local_index + 1)
+        self.local_shape = (widths[local_index], h // local_scale, w // local_scale)
+        self.conv_shape = (widths[-1], h // factor, w // factor)
+        flat = widths[-1] * (h // factor) * (w // factor)
+        self.fc = nn.Sequential(
+            nn.Linear(flat, fc_dim), nn.BatchNorm1d(fc_dim), nn.ReLU(inplace=True)
+        )
+        self.out = nn.Linear(fc_dim, out_dim)
+        self.fc_dim = int(fc_dim)
+        self.out_dim = int(out_dim)
+
+    def forward(self, x: torch.Tensor) -> EncoderOutput:
+        """Encode a batch (B, C, H, W) into local, conv, fc and y features."""
+        check_images(x, self.in_channels, self.image_size, "DIMConvEncoder")
+        local = x
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if i == self.local_index:
+                local = x
+        fc = self.fc(x.flatten(1))
+        return EncoderOutput(local=local, conv=x, fc=fc, y=self.out(fc))

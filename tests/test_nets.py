@@ -1,0 +1,158 @@
+"""Encoders: output shapes, parameter counts, errors, and digits -> loader -> encoder end to end."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from infomax.data import Augment, load_dataset
+from infomax.nets import (
+    DIMConvEncoder,
+    EncoderOutput,
+    MLPEncoder,
+    ResNet18,
+    count_parameters,
+    make_encoder,
+)
+from infomax.validation import InputError
+
+
+def shapes(out: EncoderOutput) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(getattr(out, k).shape) for k in ("local", "conv", "fc", "y")}
+
+
+def test_dim_conv_shapes_for_32x32() -> None:
+    # Kernel 4, stride 2, padding 1 halves the size: 32 -> 16 -> 8 -> 4.
+    encoder = make_encoder("dim-conv", in_channels=3, image_size=32)
+    out = encoder(torch.randn(2, 3, 32, 32))
+    assert shapes(out) == {
+        "local": (2, 128, 8, 8),
+        "conv": (2, 256, 4, 4),
+        "fc": (2, 1024),
+        "y": (2, 64),
+    }
+    assert encoder.local_shape == (128, 8, 8) and encoder.conv_shape == (256, 4, 4)
+    assert (encoder.fc_dim, encoder.out_dim) == (1024, 64)
+    assert out.layer("conv").shape == (2, 4096) and out.layer("local").shape == (2, 8192)
+    assert out.layer("fc").shape == (2, 1024) and out.layer("y").shape == (2, 64)
+
+
+def test_dim_conv_parameter_count() -> None:
+    encoder = DIMConvEncoder()
+    assert count_parameters(encoder) == 4_922_304
+    convs = sum(count_parameters(c) for c in encoder.convs)
+    assert (convs, count_parameters(encoder.fc), count_parameters(encoder.out)) == (
+        659_328,
+        4_197_376,
+        65_600,
+    )
+    assert all(c[0].bias is None for c in encoder.convs)  # BatchNorm follows: no conv bias
+
+
+def test_dim_conv_for_64x64_with_a_fourth_convolution() -> None:
+    encoder = DIMConvEncoder(image_size=64, widths=(64, 128, 256, 512))
+    out = encoder(torch.randn(2, 3, 64, 64))
+    assert shapes(out)["local"] == (2, 256, 8, 8) and shapes(out)["conv"] == (2, 512, 4, 4)
+    assert DIMConvEncoder(local_index=2).local_shape == (256, 4, 4)
+
+
+def test_resnet18_shapes_and_parameter_count() -> None:
+    encoder = make_encoder("resnet18", in_channels=3, image_size=32)
+    assert count_parameters(encoder) == 11_201_664
+    assert count_parameters(encoder.out) == 32_832
+    out = encoder(torch.randn(2, 3, 32, 32))
+    assert shapes(out) == {
+        "local": (2, 256, 8, 8),
+        "conv": (2, 512, 4, 4),
+        "fc": (2, 512),
+        "y": (2, 64),
+    }
+    assert encoder.local_shape == (256, 8, 8) and encoder.conv_shape == (512, 4, 4)
+    assert ResNet18(local_layer="layer4").local_shape == (512, 4, 4)
+    assert isinstance(encoder.stem[0], torch.nn.Conv2d) and encoder.stem[0].kernel_size == (3, 3)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in encoder.modules())
+
+
+def test_mlp_shapes_and_parameter_count() -> None:
+    encoder = make_encoder("mlp", in_channels=1, image_size=8)
+    assert count_parameters(encoder) == 330_816
+    out = encoder(torch.randn(3, 1, 8, 8))
+    assert shapes(out) == {
+        "local": (3, 512, 1, 1),
+        "conv": (3, 512, 1, 1),
+        "fc": (3, 512),
+        "y": (3, 64),
+    }
+    assert MLPEncoder(hidden=32, out_dim=5).out.out_features == 5
+
+
+def test_make_encoder_aliases_and_options() -> None:
+    assert isinstance(make_encoder("dim", 1, 16, out_dim=8, fc_dim=32), DIMConvEncoder)
+    encoder = make_encoder("DIM-Conv", in_channels=1, image_size=16, fc_dim=32)
+    assert encoder(torch.randn(2, 1, 16, 16)).fc.shape == (2, 32)
+
+
+def test_encoder_errors_name_the_problem() -> None:
+    with pytest.raises(
+        InputError, match="^unknown encoder 'vgg'; use one of dim-conv, resnet18, mlp$"
+    ):
+        make_encoder("vgg")
+    with pytest.raises(
+        InputError, match="^encoder 'mlp' has no option 'widths'; its options are hidden$"
+    ):
+        make_encoder("mlp", widths=(1,))
+    with pytest.raises(InputError, match="^in_channels must be a positive int, got 0$"):
+        make_encoder("mlp", in_channels=0)
+    with pytest.raises(
+        InputError,
+        match="^DIMConvEncoder with 3 stride-2 convolutions needs an image size that is a "
+        "multiple of 8, got 30x30$",
+    ):
+        make_encoder("dim-conv", image_size=30)
+    with pytest.raises(InputError, match="^ResNet18 needs images of at least 8x8, got 4x4$"):
+        make_encoder("resnet18", image_size=4)
+    encoder = make_encoder("dim-conv")
+    with pytest.raises(
+        InputError, match=r"^DIMConvEncoder expects images \(B, 3, 32, 32\), got \(2, 1, 28, 28\)$"
+    ):
+        encoder(torch.randn(2, 1, 28, 28))
+    with pytest.raises(InputError, match="^DIMConvEncoder expects float images, got torch.uint8"):
+        encoder(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    with pytest.raises(InputError, match="^unknown layer 'pool'; use one of conv, local, fc, y$"):
+        encoder.eval()(torch.randn(1, 3, 32, 32)).layer("pool")
+
+
+def test_digits_end_to_end_supervised_sanity() -> None:
+    """Data -> loader -> views -> encoder trains: labels and images line up."""
+    torch.manual_seed(0)
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    augment = Augment("none", size=8, mean=train.mean, std=train.std)
+    encoder = make_encoder("mlp", in_channels=1, image_size=8, hidden=128)
+    head = torch.nn.Linear(encoder.fc_dim, 10)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=3e-3)
+    for _ in range(4):
+        for images, labels in train.loader(batch_size=128, dtype=torch.uint8):
+            loss = F.cross_entropy(head(encoder(augment(images)).fc), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    encoder.eval()
+    with torch.no_grad():
+        images = torch.from_numpy(test.images).permute(0, 3, 1, 2)
+        predictions = head(encoder(augment(images)).fc).argmax(1)
+    accuracy = (predictions == torch.from_numpy(test.labels)).float().mean().item()
+    assert accuracy > 0.9
+
+
+def test_digits_upsampled_through_the_dim_conv_encoder() -> None:
+    torch.manual_seed(0)
+    data = load_dataset("digits", size=32)
+    encoder = make_encoder("dim-conv", in_channels=1, image_size=32)
+    augment = Augment("crop", size=32, mean=data.mean, std=data.std)
+    images, _ = next(iter(data.loader(batch_size=16, dtype=torch.uint8)))
+    out = encoder(augment(images))
+    assert shapes(out)["local"] == (16, 128, 8, 8) and shapes(out)["y"] == (16, 64)
+    out.y.pow(2).mean().backward()
+    grads = [p.grad for p in encoder.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
