@@ -58,8 +58,10 @@ def tasks() -> list[tuple[str, float, Sampler]]:
         def wrap(task: object) -> Sampler:
             return lambda n, seed: task.sample(n, seed=seed)  # type: ignore[attr-defined]
 
-        out = [(f"gaussian-20d ({mi:g} nats)", mi, wrap(D.correlated_gaussian(dim=20, mi=mi)))
-               for mi in (2.0, 6.0, 10.0)]
+        out = [
+            (f"gaussian-20d ({mi:g} nats)", mi, wrap(D.correlated_gaussian(dim=20, mi=mi)))
+            for mi in (2.0, 6.0, 10.0)
+        ]
         out.append(("cubic-20d (10 nats)", 10.0, wrap(D.cubic(dim=20, mi=10.0))))
         half = D.half_cube(dim=20, mi=6.0)
         out.append(("half-cube-20d (6 nats)", half.mi, wrap(half)))
@@ -67,13 +69,22 @@ def tasks() -> list[tuple[str, float, Sampler]]:
         out.append(("student-t-5d dof 3 (2 nats)", student.mi, wrap(student)))
         return out
     except (ImportError, AttributeError, TypeError) as error:  # colleague's module unavailable
-        print(f"# infomax.distributions unusable ({error}); own samplers, no Student-t",
-              file=sys.stderr)
-        out = [(f"gaussian-20d ({mi:g} nats)", mi, _own_gaussian(20, mi, None))
-               for mi in (2.0, 6.0, 10.0)]
+        print(
+            f"# infomax.distributions unusable ({error}); own samplers, no Student-t",
+            file=sys.stderr,
+        )
+        out = [
+            (f"gaussian-20d ({mi:g} nats)", mi, _own_gaussian(20, mi, None))
+            for mi in (2.0, 6.0, 10.0)
+        ]
         out.append(("cubic-20d (10 nats)", 10.0, _own_gaussian(20, 10.0, lambda t: t**3)))
-        out.append(("half-cube-20d (6 nats)", 6.0,
-                    _own_gaussian(20, 6.0, lambda t: t * np.sqrt(np.abs(t)))))
+        out.append(
+            (
+                "half-cube-20d (6 nats)",
+                6.0,
+                _own_gaussian(20, 6.0, lambda t: t * np.sqrt(np.abs(t))),
+            )
+        )
         out.append(("asinh-20d (6 nats)", 6.0, _own_gaussian(20, 6.0, np.arcsinh)))
         return out
 
@@ -93,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     rows = []
-    print(f"estimate_mi defaults, {args.samples} samples, torch threads {args.threads}, "
-          f"load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"estimate_mi defaults, {args.samples} samples, torch threads {args.threads}, "
+        f"load average {os.getloadavg()[0]:.1f}\n"
+    )
     print("| task | true MI | estimate | stderr | abs error % | wall s |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, true_mi, sample in tasks():
@@ -105,17 +118,31 @@ def main(argv: list[str] | None = None) -> int:
         result = estimate_mi(x, y, progress=False)
         seconds = time.perf_counter() - start
         error = abs(result.mi - true_mi) / true_mi * 100 if true_mi else float("nan")
-        rows.append({"task": name, "true_mi": true_mi, "mi": result.mi, "stderr": result.stderr,
-                     "abs_error_percent": error, "seconds": seconds,
-                     "best_step": result.info.get("best_step"),
-                     "steps_run": result.info.get("steps_run"),
-                     "readout": result.info.get("readout")})
-        print(f"| {name} | {true_mi:.3f} | {result.mi:.3f} | {result.stderr:.3f} | "
-              f"{error:.1f} | {seconds:.1f} |", flush=True)
+        rows.append(
+            {
+                "task": name,
+                "true_mi": true_mi,
+                "mi": result.mi,
+                "stderr": result.stderr,
+                "abs_error_percent": error,
+                "seconds": seconds,
+                "best_step": result.info.get("best_step"),
+                "steps_run": result.info.get("steps_run"),
+                "readout": result.info.get("readout"),
+            }
+        )
+        print(
+            f"| {name} | {true_mi:.3f} | {result.mi:.3f} | {result.stderr:.3f} | "
+            f"{error:.1f} | {seconds:.1f} |",
+            flush=True,
+        )
     if args.json_out:
         with open(args.json_out, "w") as handle:
-            json.dump({"samples": args.samples, "threads": args.threads, "results": rows},
-                      handle, indent=2)
+            json.dump(
+                {"samples": args.samples, "threads": args.threads, "results": rows},
+                handle,
+                indent=2,
+            )
     return 0
 
 

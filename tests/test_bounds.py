@@ -62,7 +62,9 @@ def np_interpolated(s: np.ndarray, log_a: np.ndarray, alpha: float) -> float:
         loo_mean = (e[i].sum() - e[i, left_out]) / (n - 1)
         return alpha * loo_mean + (1 - alpha) * math.exp(log_a[i])
 
-    joint = np.mean([math.log(e[i, i] / baseline(i, j)) for i in range(n) for j in range(n) if i != j])
+    joint = np.mean(
+        [math.log(e[i, i] / baseline(i, j)) for i in range(n) for j in range(n) if i != j]
+    )
     marginal = np.mean([e[i, j] / baseline(i, i) for i in range(n) for j in range(n) if i != j])
     return float(1 + joint - marginal)
 
