@@ -27,7 +27,7 @@ BATCH = 64
 VIEWS = 4
 
 
-def run_demo(out: Path | None = Path("runs/demo"), steps: int = 1000) -> int:
+def run_demo(out: Path | None = Path("runs/demo"), steps: int = 600) -> int:
     """Train InfoNCE and DEMI on the 20-nat Gaussian; print a table, write ``out/demo.png``.
 
     Args:
