@@ -621,7 +621,8 @@ def estimate_mi(
             ``separable``, ``bilinear`` or ``concat``.
         batch_size: training minibatch size (InfoNCE is capped at its log).
         eval_batch_size: batch size of the held-out estimate (default
-            ``max(batch_size, 1024)``, capped by the held-out rows).
+            ``max(batch_size, 1024)``, or ``batch_size`` with ``subviews``;
+            lowered where needed so the held-out rows give at least 4 batches).
         steps: maximum training steps.
         lr: Adam learning rate; for a single bound the peak of a cosine decay
             to 0 over ``steps``.
@@ -660,7 +661,8 @@ def estimate_mi(
         )
     if batch_size < 2:
         raise InputError(f"batch_size must be at least 2, got {batch_size}")
-    eval_batch_size = eval_batch_size or max(batch_size, 1024)
+    # DEMI's conditional terms depend on K, so by default they are read out at the training K.
+    eval_batch_size = eval_batch_size or (batch_size if subviews else max(batch_size, 1024))
     # The test and validation sets each need at least one evaluation batch of batch_size rows.
     # The held-out sets each need an evaluation batch (up to 256 rows; the all-pairs read-out
     # uses every held-out row whatever their number).
@@ -673,7 +675,13 @@ def estimate_mi(
             f"only {len(train_idx)} training rows for batch size {batch_size}; "
             "lower --batch-size or --heldout, or give more samples"
         )
-    eval_batch_size = min(eval_batch_size, len(val_idx), len(test_idx))
+    # At least 4 held-out batches, so the standard error is defined (never below batch_size).
+    eval_batch_size = min(
+        eval_batch_size,
+        max(min(len(val_idx), len(test_idx)) // 4, batch_size),
+        len(val_idx),
+        len(test_idx),
+    )
     px = _make_preprocess(preprocess, xa[train_idx])
     py = _make_preprocess(preprocess, ya[train_idx])
     xt, yt = torch.from_numpy(px(xa)), torch.from_numpy(py(ya))

@@ -17,6 +17,14 @@ parameter, so the gradient of the summed objective with respect to model
 elementwise: this is the same computation as ``M`` separate critics with ``M``
 separate optimisers (``tests/test_staircase.py`` checks it step by step), but
 with a handful of large kernels instead of ``M`` times as many small ones.
+Estimates stay on the device in a preallocated (steps, M) tensor; nothing
+synchronises per step.
+
+Speed on a shared 2-core CPU (``benchmarks/staircase_speed.py``, 8 bounds,
+B = 64, 1 thread): separable about 2x the plain per-bound loop; concat about
+1x, because the concat critic is bound by its (B * B, 256) x (256, 256)
+matmuls (~70% of the time in both implementations), which stacking cannot
+shrink.
 
 Example:
     >>> from infomax.staircase import format_table, run_staircase
@@ -30,6 +38,7 @@ import ctypes
 import ctypes.util
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -573,8 +582,9 @@ def run_staircase(
             written when ``None``.
         progress: progress bar on stderr; ``None`` means only on a terminal.
 
-    Side effects: runs with 1 torch thread for the separable critic (restored
-    afterwards, see :func:`_threads_for`) and calls :func:`keep_freed_memory`.
+    Side effects: runs with as many torch threads as the load average leaves
+    cores idle (at least 1, at most the current setting; restored afterwards,
+    see :func:`_threads_for`) and calls :func:`keep_freed_memory`.
 
     Returns:
         A JSON-ready dict (see :func:`result_to_json` for what goes to disk)::
@@ -647,14 +657,23 @@ def load_history(path: Path) -> dict[str, list[float]]:
 
 
 def _threads_for(critic: str) -> int:
-    """Torch threads for a run: 1 for the separable critic, the current setting for concat.
+    """Torch threads for a run: the idle cores, at least 1, at most the current setting.
 
-    The separable critic's kernels are small (64-row matmuls, ~100 ops a step),
-    so a second thread adds more fork/join overhead than it saves, and on a
-    shared machine OpenMP threads that wait for a busy core stall every op. The
-    concat critic's (B * B, 256) matmuls are large enough to use more cores.
+    Both critics are faster with more threads on an idle machine (measured on 2
+    cores: separable 48 -> 92 steps/s, concat 3.4 -> 6.3). But when other
+    processes keep the cores busy, OpenMP threads wait at every op for a
+    descheduled peer and a run collapses (measured with a load of ~3-5 on 2
+    cores: separable 46 -> 23 steps/s with 2 threads, 28 -> 2 in a worse
+    moment). So count the cores the 1-minute load average leaves idle.
     """
-    return 1 if critic == "separable" else torch.get_num_threads()
+    del critic  # same rule for both critics
+    current = torch.get_num_threads()
+    try:
+        cores = len(os.sched_getaffinity(0))
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return current
+    return max(1, min(current, math.floor(cores - load + 0.5)))
 
 
 def _run(
@@ -772,17 +791,20 @@ def format_table(result: dict) -> str:
     true_mi = result["true_mi"]
     names = list(result["bounds"])
     label = max(12, *(len(n) for n in names))
-    cell = 14
-    header = f"{'true MI':<{label}}" + "".join(f"{mi:>{cell}.1f}" for mi in true_mi)
-    lines = [header, "-" * len(header)]
+    rows: list[tuple[str, list[str]]] = []
     for name in names:
         cells = []
         for row in result["bounds"][name]["stages"]:
             if row["mean"] is None:
-                cells.append(f"{'diverged':>{cell}}")
+                cells.append("diverged")
             else:
-                cells.append(f"{row['mean']:>{cell - 7}.2f} ± {row['std']:<4.2f}")
-        lines.append(f"{name:<{label}}" + "".join(cells))
+                cells.append(f"{row['mean']:.2f} ± {row['std']:.2f}")
+        rows.append((name, cells))
+    cell = 2 + max([13, *(len(c) for _, cells in rows for c in cells)])
+    header = f"{'true MI':<{label}}" + "".join(f"{mi:>{cell}.1f}" for mi in true_mi)
+    lines = [header, "-" * len(header)]
+    for name, cells in rows:
+        lines.append(f"{name:<{label}}" + "".join(f"{c:>{cell}}" for c in cells))
     config = result["config"]
     lines.append(
         f"mean ± std over the last {result['summary_window']} of {config['steps_per_stage']} "
