@@ -16,6 +16,15 @@ Implementations:
 * ``reference-fused``: the same loop with the fused Adam kernel, to separate what
   the optimiser contributes from what stacking the models contributes.
 
+Rates are reported per second of wall-clock time and per second of this
+process's CPU time (the latter is less disturbed by other processes on a shared
+machine). glibc's malloc trims freed heap by default, and the stacked model's
+1-4 MiB temporaries are then page-faulted back in every step; ``run_staircase``
+therefore calls :func:`infomax.staircase.keep_freed_memory`. That setting is
+process-wide and cannot be undone, so run the script once without and once
+with ``--keep-freed-memory``; each run applies the same setting to every
+implementation.
+
 Usage::
 
     .venv/bin/python benchmarks/staircase_speed.py --out runs/staircase-speed
