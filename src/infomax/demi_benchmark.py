@@ -40,6 +40,7 @@ from infomax.conditional import (
     optimal_phi_scores,
     optimal_psi_scores,
 )
+from infomax.distributions import rho_from_mi
 from infomax.progress import Progress
 
 __all__ = [
@@ -55,11 +56,6 @@ ESTIMATORS = ("oracle", "is", "bo", "var")
 
 
 OPTIMAL_METHODS = ("infonce", "oracle", "is", "bo")
-
-
-def rho_for_mi(mi_per_coordinate: float) -> float:
-    """Correlation whose coordinate pair carries ``mi_per_coordinate`` nats."""
-    return math.sqrt(-math.expm1(-2.0 * mi_per_coordinate))
 
 
 def chain_estimates(
@@ -114,7 +110,7 @@ def optimal_setting(
     seed: int,
 ) -> list[dict[str, float]]:
     """Average every method over batches until all standard errors are below target."""
-    rho_value = rho_for_mi(mi / dim)
+    rho_value = float(rho_from_mi(mi / dim).reshape(-1)[0])
     rho = torch.full((dim,), rho_value, dtype=torch.float64)
     generator = torch.Generator().manual_seed(seed)
     prefixes = {dim * k // n for n in views for k in range(1, n)}
@@ -219,7 +215,7 @@ def train_cell(
         raise ValueError(f"n_views={n_views} must divide dim={dim}")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    rho = torch.full((dim,), math.sqrt(-math.expm1(-2.0 * mi / dim)))
+    rho = torch.full((dim,), float(rho_from_mi(mi / dim).reshape(-1)[0]))
     widths = [dim * k // n_views for k in range(1, n_views)]
     objective = DecomposedObjective(
         dim,

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 
 from infomax import bounds as bound_fns
 from infomax.critics import ConcatCritic, SeparableCritic, mlp
+from infomax.distributions import rho_from_mi
 from infomax.progress import Progress
 
 __all__ = [
@@ -129,7 +130,7 @@ def rho_for_mi(mi: float, dim: int = DIM) -> float:
     """
     if mi < 0:
         raise ValueError(f"mutual information must be >= 0 nats, got {mi}")
-    return math.sqrt(1.0 - math.exp(-2.0 * mi / dim))
+    return float(rho_from_mi(mi / dim).reshape(-1)[0])
 
 
 def sample_correlated_gaussian(
