@@ -345,6 +345,215 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(out=_out_dir(args.out), **_options(args, ("steps",)))
 
 
+# --------------------------------------------------------------------------- train
+
+
+def _key_values(text: str) -> dict[str, Any]:
+    """``a=1,b=jsd`` -> {"a": 1, "b": "jsd"} (numbers and booleans parsed)."""
+    values: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"expected NAME=VALUE in {text!r}, got {item!r}")
+        value: Any = raw.strip()
+        if "/" in value:
+            values[key.strip().replace("-", "_")] = [_scalar(part) for part in value.split("/")]
+            continue
+        values[key.strip().replace("-", "_")] = _scalar(value)
+    return values
+
+
+def _scalar(value: str) -> Any:
+    """"3" -> 3, "0.5" -> 0.5, "true" -> True, anything else stays a string."""
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from infomax.methods import METHODS
+
+    parser.add_argument("method", metavar="METHOD", help=f"one of {', '.join(METHODS)}")
+    parser.add_argument(
+        "--data", required=True, help="image folder, .tar(.gz) of one, cifar10, cifar100 or digits"
+    )
+    parser.add_argument("--encoder", help="dim-conv (default), resnet18 or mlp")
+    budget = parser.add_argument_group("budget (the first reached stops the run)")
+    budget.add_argument("--epochs", type=_positive_int, help="passes over the data")
+    budget.add_argument("--minutes", type=float, help="minutes of training")
+    budget.add_argument("--steps", type=_positive_int, help="optimiser steps")
+    parser.add_argument("--batch-size", type=_positive_int, help="images per step (default 128)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--seed", type=int, help="seed of weights, views and data order")
+    parser.add_argument("--image-size", type=_positive_int, help="resize images to this side")
+    parser.add_argument("--augment", help="augmentation preset replacing the method's own")
+    parser.add_argument(
+        "--estimator", help="DIM's MI estimator: infonce (default), jsd or dv"
+    )
+    parser.add_argument(
+        "--option",
+        metavar="NAME=VALUE,...",
+        help="further method options, e.g. gamma=0,critic_dim=1024 or temperature=0.2",
+    )
+    parser.add_argument(
+        "--encoder-option",
+        metavar="NAME=VALUE,...",
+        help="encoder options, e.g. fc_dim=512 (lists: widths=32/64/128)",
+    )
+    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/METHOD)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    parser.add_argument("--device", help="cpu (default), cuda, cuda:1, ...")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), help="fp32 (default) or bf16")
+    parser.add_argument("--no-probe", action="store_true", help="skip the online linear probe")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from infomax.train import TrainConfig, result_to_json, train
+
+    options = _key_values(args.option) if args.option else {}
+    if args.estimator is not None:
+        options["estimator"] = args.estimator
+    if args.encoder_option:
+        settings_encoder = _key_values(args.encoder_option)
+    else:
+        settings_encoder = {}
+    settings = _options(
+        args,
+        ("encoder", "epochs", "minutes", "batch_size", "lr", "seed", "image_size", "augment",
+         "threads", "device", "precision"),
+    )  # fmt: skip
+    if args.steps is not None:
+        settings["max_steps"] = args.steps
+    if not any(key in settings for key in ("epochs", "minutes", "max_steps")):
+        settings["epochs"] = 10
+    config = TrainConfig(
+        method=args.method, data=args.data, method_options=options, probe=not args.no_probe,
+        encoder_options=settings_encoder, **settings,
+    )  # fmt: skip
+    out = Path(args.out) if args.out else Path("runs") / args.method
+    result = train(config, out, resume=args.resume, progress=False if args.no_progress else None)
+    if args.json:
+        print(_dump_json(result_to_json(result)))
+    else:
+        rate = f"{result.images_per_second:.0f} images/s"
+        print(
+            f"{args.method}: {result.steps} steps, {result.epochs_done} epochs, "
+            f"{result.seconds / 60:.1f} min, {rate} ({result.view_share:.0%} making views), "
+            f"stopped by {result.stopped}"
+        )
+        shown = {k: v for k, v in result.last.items() if k.endswith(("mi", "accuracy", "loss"))}
+        print("last: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+        print(f"run folder: {out} (continue with --resume; measure with infomax eval {out})")
+    if result.signal is not None:
+        return 128 + result.signal
+    return 0
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def _eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by infomax train")
+    parser.add_argument("--data", help="labeled data with train and test splits (default: the run's)")
+    parser.add_argument("--probe", choices=("linear", "mlp", "knn"), default="linear")
+    parser.add_argument("--layer", choices=("conv", "fc", "y", "local"), default="conv")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the probe")
+    parser.add_argument("--batch-size", type=_positive_int, default=500, help="encoding batch size")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
+    parser.add_argument(
+        "--random-init",
+        action="store_true",
+        help="probe a randomly initialised encoder of the same shape (BatchNorm from the data)",
+    )
+    parser.add_argument("--pixels", action="store_true", help="probe raw pixels instead")
+    parser.add_argument(
+        "--measures",
+        action="store_true",
+        help="also the DIM paper's representation measures on the training split: "
+        "I(X; E(X)) and the neural dependency measure of y",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from infomax.evaluate import evaluate_run, format_probe, probe_to_json
+
+    if args.pixels and args.random_init:
+        raise InputError("--pixels and --random-init cannot be combined")
+    progress = False if args.no_progress else None
+    result = evaluate_run(
+        args.run_dir, args.data, probe=args.probe, layer=args.layer, seed=args.seed,
+        batch_size=args.batch_size, device=args.device, random_init=args.random_init,
+        pixels=args.pixels, progress=progress,
+    )  # fmt: skip
+    value = probe_to_json(result)
+    if args.measures:
+        value["measures"] = _representation_measures(args, progress)
+    if args.json:
+        print(_dump_json(value))
+        return 0
+    print(format_probe(result))
+    if args.measures:
+        measures = value["measures"]
+        print(
+            f"I(X; E(X)) >= {measures['mi']:.3f}{_plus_minus(measures['mi_stderr'])} nats "
+            f"(InfoNCE, pixels reduced to {measures['mi_components']} components); "
+            f"neural dependency measure of y: {measures['ndm']:.3f} nats"
+        )
+    return 0
+
+
+def _representation_measures(args: argparse.Namespace, progress: bool | None) -> dict[str, Any]:
+    import torch
+
+    from infomax.checkpoint import build_encoder, load_encoder, read_config
+    from infomax.data import load_dataset
+    from infomax.evaluate import (
+        extract_features,
+        neural_dependency_measure,
+        pixel_features,
+        representation_mi,
+    )
+
+    if args.random_init:
+        config = read_config(args.run_dir)
+        torch.manual_seed(args.seed)
+        encoder = build_encoder(config).eval()
+    else:
+        encoder, config = load_encoder(args.run_dir, map_location=args.device)
+    # The training split: the measures describe the representation, and the estimator wants samples.
+    data = load_dataset(args.data or config["data"], "train", size=tuple(config["image_size"]))
+    y, _ = extract_features(
+        encoder, data, "y", mean=config["mean"], std=config["std"], device=args.device,
+        progress=progress,
+    )  # fmt: skip
+    pixels, _ = pixel_features(data, mean=config["mean"], std=config["std"])
+    components = 64
+    batch = max(16, min(512, len(y) // 10))
+    # InfoNCE: a stable lower bound (capped at log of the evaluation batch), where DV-type
+    # read-outs of a deterministic map swing by nats on a few thousand images.
+    estimate = representation_mi(
+        pixels, y, components=components, seed=args.seed, batch_size=batch, bound="infonce",
+        progress=progress,
+    )  # fmt: skip
+    return {
+        "mi": estimate.mi,
+        "mi_stderr": estimate.stderr,
+        "mi_components": components,
+        "ndm": neural_dependency_measure(y, seed=args.seed),
+        "n": len(y),
+    }
+
+
 #: ``infomax bench <name>`` subcommands.
 BENCH_COMMANDS: dict[str, Command] = {
     "staircase": Command(
@@ -380,6 +589,18 @@ COMMANDS: dict[str, Command] = {
     ),
     "bench": Command(
         "bench", "run a benchmark with known ground truth", _bench_arguments, _run_bench
+    ),
+    "train": Command(
+        "train",
+        "learn an encoder by maximising MI (dim-local, dim-global, dim, simclr)",
+        _train_arguments,
+        _run_train,
+    ),
+    "eval": Command(
+        "eval",
+        "probe a trained encoder's frozen features (linear, MLP, kNN)",
+        _eval_arguments,
+        _run_eval,
     ),
     "demo": Command(
         "demo",

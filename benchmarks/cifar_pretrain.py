@@ -1,0 +1,135 @@
+"""CIFAR-10: the same wall-clock pre-training budget for each method, then frozen-feature probes.
+
+Phase ``train`` runs ``infomax.train.train`` for each method in turn with a
+``--minutes`` budget (default 20) on the DIM conv encoder; a method whose run
+folder already finished its budget is skipped, and an interrupted one resumes.
+Phase ``probe`` fits the linear probe on the frozen conv features of every run
+(full 50,000-image training set, scored on the 10,000 test images), next to
+the same probe on a randomly initialised encoder (BatchNorm statistics from
+the data) and on raw pixels, and writes ``probes.json`` and a Markdown table.
+
+Usage::
+
+    python benchmarks/cifar_pretrain.py train --data ../shared/data/cifar10-jpg.tar.gz
+    python benchmarks/cifar_pretrain.py probe --data ../shared/data/cifar10-jpg.tar.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: name -> (method, TrainConfig overrides)
+RUNS: dict[str, tuple[str, dict[str, Any]]] = {
+    "dim-local-infonce": ("dim-local", {"lr": 5e-4, "method_options": {"estimator": "infonce"}}),
+    "simclr": ("simclr", {"lr": 1e-3}),
+    "dim-local-jsd": ("dim-local", {"lr": 5e-4, "method_options": {"estimator": "jsd"}}),
+    "dim-global": ("dim-global", {"lr": 5e-4, "method_options": {"estimator": "infonce"}}),
+}
+
+
+def _finished(run: Path, minutes: float) -> bool:
+    summary = run / "summary.json"
+    if not summary.is_file():
+        return False
+    done = json.loads(summary.read_text())
+    return done.get("stopped") in ("minutes", "epochs") and done["seconds"] >= minutes * 60 - 1
+
+
+def run_training(args: argparse.Namespace) -> None:
+    from infomax.train import TrainConfig, train
+
+    for name in args.runs:
+        method, overrides = RUNS[name]
+        run = args.out / f"{name}-s{args.seed}"
+        if _finished(run, args.minutes):
+            print(f"{name}: done already ({run})", flush=True)
+            continue
+        config = TrainConfig(
+            method=method, data=args.data, minutes=args.minutes, batch_size=args.batch_size,
+            seed=args.seed, threads=args.threads, **overrides,
+        )  # fmt: skip
+        resume = (run / "checkpoint.pt").is_file()
+        started = time.time()
+        result = train(config, run, resume=resume, progress=False)
+        print(
+            f"{name}: {result.steps} steps, {result.epochs_done} epochs, "
+            f"{result.images_per_second:.0f} img/s, views {result.view_share:.1%}, "
+            f"last {result.last}, wall {time.time() - started:.0f}s",
+            flush=True,
+        )
+
+
+def run_probes(args: argparse.Namespace) -> None:
+    from infomax.checkpoint import build_encoder, load_encoder, read_config
+    from infomax.data import load_dataset
+    from infomax.evaluate import evaluate_encoder, evaluate_pixels, probe_to_json
+
+    train_data = load_dataset(args.data, "train")
+    test_data = load_dataset(args.data, "test")
+    results: dict[str, Any] = {}
+    path = args.out / f"probes-s{args.seed}.json"
+    if path.is_file():
+        results = json.loads(path.read_text())
+
+    def record(key: str, result: Any, extra: dict[str, Any]) -> None:
+        results[key] = {**probe_to_json(result), **extra}
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"{key}: {results[key]['accuracy']:.4f}", flush=True)
+
+    for name in args.runs:
+        run = args.out / f"{name}-s{args.seed}"
+        if name in results or not (run / "checkpoint.pt").is_file():
+            continue
+        encoder, config = load_encoder(run)
+        summary = json.loads((run / "summary.json").read_text())
+        result = evaluate_encoder(
+            encoder, train_data, test_data, probe=args.probe, layer=args.layer,
+            mean=config["mean"], std=config["std"], seed=args.seed,
+        )  # fmt: skip
+        record(name, result, {"pretrain": summary})
+    first = next((args.out / f"{n}-s{args.seed}" for n in args.runs), None)
+    if "random-encoder" not in results and first is not None and (first / "config.json").is_file():
+        torch.manual_seed(args.seed)
+        config = read_config(first)
+        encoder = build_encoder(config)
+        result = evaluate_encoder(
+            encoder, train_data, test_data, probe=args.probe, layer=args.layer,
+            mean=config["mean"], std=config["std"], seed=args.seed, recalibrate=True,
+        )  # fmt: skip
+        record("random-encoder", result, {})
+    if "raw-pixels" not in results:
+        record("raw-pixels", evaluate_pixels(train_data, test_data, probe=args.probe), {})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("phase", choices=("train", "probe"))
+    parser.add_argument("--data", default="../shared/data/cifar10-jpg.tar.gz")
+    parser.add_argument("--out", type=Path, default=Path("runs/cifar"))
+    parser.add_argument("--runs", default=",".join(RUNS), help="comma-separated run names")
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--probe", default="linear")
+    parser.add_argument("--layer", default="conv")
+    args = parser.parse_args()
+    args.runs = [name for name in args.runs.split(",") if name]
+    unknown = [name for name in args.runs if name not in RUNS]
+    if unknown:
+        parser.error(f"unknown run {unknown[0]!r}; use {', '.join(RUNS)}")
+    torch.set_num_threads(args.threads)
+    if args.phase == "train":
+        run_training(args)
+    else:
+        run_probes(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Representation-learning methods: each an ``nn.Module`` holding an encoder and a loss.
+
+==========  ===============================================================
+dim-local   Deep InfoMax, local objective (DIM(L): beta=1, gamma=0.1)
+dim-global  Deep InfoMax, global objective (DIM(G): alpha=1, gamma=1)
+dim         Deep InfoMax, both (alpha=0.5, beta=1, gamma=0.1)
+simclr      SimCLR: two augmented views, projection head, NT-Xent
+==========  ===============================================================
+
+:func:`make_method` builds one by name around an encoder; every method has
+``make_views(uint8 batch) -> views`` and ``loss(views) -> MethodOutput``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from infomax.data.augment import Augment
+from infomax.methods.base import GradientReversal, Method, MethodOutput
+from infomax.methods.dim import PRESETS as DIM_PRESETS
+from infomax.methods.dim import DeepInfoMax, dim_objective
+from infomax.methods.simclr import SimCLR, nt_xent
+from infomax.validation import InputError
+
+__all__ = [
+    "METHODS",
+    "DeepInfoMax",
+    "GradientReversal",
+    "Method",
+    "MethodOutput",
+    "SimCLR",
+    "dim_objective",
+    "make_method",
+    "nt_xent",
+]
+
+#: Method name -> (class, default options, default augmentation preset).
+METHODS: dict[str, tuple[type[Method], dict[str, Any], str]] = {
+    "dim-local": (DeepInfoMax, DIM_PRESETS["dim-local"], "dim"),
+    "dim-global": (DeepInfoMax, DIM_PRESETS["dim-global"], "dim"),
+    "dim": (DeepInfoMax, DIM_PRESETS["dim"], "dim"),
+    "simclr": (SimCLR, {}, "simclr"),
+}
+
+
+def make_method(
+    name: str,
+    encoder: nn.Module,
+    *,
+    image_size: int | tuple[int, int],
+    mean: float | Sequence[float] = 0.5,
+    std: float | Sequence[float] = 0.5,
+    augment: str | None = None,
+    **options: Any,
+) -> Method:
+    """Build a method by name around ``encoder``.
+
+    Args:
+        name: a key of :data:`METHODS`.
+        encoder: from :func:`infomax.nets.make_encoder`.
+        image_size: the views' height and width.
+        mean: per-channel mean of the data (normalises the views).
+        std: per-channel standard deviation of the data.
+        augment: an augmentation preset replacing the method's default.
+        **options: the method class's own arguments (e.g. ``estimator="jsd"``,
+            ``gamma=0``, ``temperature=0.2``), overriding the preset.
+
+    Raises:
+        InputError: an unknown method, option or preset.
+    """
+    if name not in METHODS:
+        raise InputError(f"unknown method {name!r}; use one of {', '.join(METHODS)}")
+    cls, defaults, preset = METHODS[name]
+    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "encoder", "augment"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise InputError(
+            f"method {name!r} has no option {unknown[0]!r}; its options are "
+            f"{', '.join(sorted(allowed))}"
+        )
+    views = Augment(augment or preset, size=image_size, mean=mean, std=std)
+    return cls(encoder, views, **{**defaults, **options})

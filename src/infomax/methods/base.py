@@ -1,0 +1,84 @@
+"""What every representation-learning method is: an encoder, views, a loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from infomax.data.augment import Augment
+
+__all__ = ["Method", "MethodOutput", "GradientReversal"]
+
+
+@dataclass
+class MethodOutput:
+    """The result of one training step's forward pass.
+
+    Attributes:
+        loss: scalar to minimise.
+        metrics: scalars to log (detached), e.g. ``mi`` (nats) of each term.
+        features: (B, F) detached features of the first view, for an online probe.
+    """
+
+    loss: torch.Tensor
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+    features: torch.Tensor | None = None
+
+
+class Method(nn.Module):
+    """Base class: an encoder plus the heads and critics of one objective.
+
+    Subclasses set :attr:`num_views` and implement :meth:`loss`. Training calls
+    :meth:`make_views` on a uint8 batch, then :meth:`loss` on the views (two
+    calls, so the time spent making views can be measured).
+
+    Args:
+        encoder: a module returning :class:`~infomax.nets.EncoderOutput`.
+        augment: makes the views (on the batch's device).
+        probe_layer: the encoder layer whose detached features
+            :attr:`MethodOutput.features` carries ("conv" by default).
+    """
+
+    #: Views of each image the loss takes.
+    num_views: int = 1
+
+    def __init__(self, encoder: nn.Module, augment: Augment, probe_layer: str = "conv") -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.augment = augment
+        self.probe_layer = probe_layer
+
+    def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """``num_views`` float views (B, C, H, W) of a uint8 batch."""
+        return self.augment.views(images, self.num_views)
+
+    def loss(self, views: list[torch.Tensor]) -> MethodOutput:  # pragma: no cover - abstract
+        """The objective on the views of one batch."""
+        raise NotImplementedError
+
+    def forward(self, images: torch.Tensor) -> MethodOutput:
+        """Views and loss in one call: (B, C, H, W) uint8 -> :class:`MethodOutput`."""
+        return self.loss(self.make_views(images))
+
+
+class _Reverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        return -grad
+
+
+class GradientReversal(nn.Module):
+    """Identity forward, negated gradient backward.
+
+    Lets an adversarial game (a discriminator minimising a loss that the
+    encoder maximises) run with one loss, one backward pass and one optimiser.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _Reverse.apply(x)

@@ -1,0 +1,219 @@
+"""Deep InfoMax (Hjelm et al., ICLR 2019): global, local and prior-matching objectives.
+
+DIM maximises MI between an image's representation ``y = E(x)`` and
+
+* **global**: a feature map ``M`` of the same image, taken as a whole;
+* **local**: each location of ``M`` (a patch of the input), averaged over
+  locations, so ``y`` must keep what the patches share;
+
+and matches the distribution of ``sigmoid(y)`` to a uniform prior on
+``[0, 1]^D`` adversarially. The loss is
+``-(alpha * global + beta * local) + gamma * prior``.
+
+Critics are encode-and-dot-product: ``y`` goes through a small MLP and the
+feature map through 1x1 convolutions (local) or an MLP on the flattened map
+(global), each with a linear shortcut, and the score is their inner product
+divided by ``sqrt(critic_dim)`` (so scores start near unit scale).
+The score tensor is ``S[i, j, l] = <u(y_i), v(M_j)_l>`` of shape (B, B, L)
+(L = 1 for global); positives are ``i == j``, and the negatives of a positive
+``(i, i, l)`` are every location of every other image ``(i, j != i, :)``.
+
+Estimators (the ``estimator`` argument):
+
+========  ==================================================================
+infonce   ``-log softmax`` of each positive against its ``(B - 1) L``
+          negatives; MI estimate ``log(1 + (B - 1) L) - loss`` (at most that cap)
+jsd       the f-GAN Jensen-Shannon objective (softplus); read out as NWJ
+dv        Donsker-Varadhan: ``mean(pos) - log mean exp(neg)``
+========  ==================================================================
+
+The paper's presets: DIM(G) = ``alpha=1, beta=0, gamma=1``; DIM(L) =
+``alpha=0, beta=1, gamma=0.1``. The paper's critics use 2048 units; the
+default here is 512 to fit a CPU budget (``critic_dim``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from infomax.data.augment import Augment
+from infomax.methods.base import GradientReversal, Method, MethodOutput
+from infomax.validation import InputError
+
+__all__ = ["ESTIMATORS", "PRESETS", "DeepInfoMax", "dim_objective"]
+
+#: Estimators :func:`dim_objective` accepts.
+ESTIMATORS = ("infonce", "jsd", "dv")
+
+#: The paper's named settings (alpha, beta, gamma).
+PRESETS: dict[str, dict[str, float]] = {
+    "dim-global": {"alpha": 1.0, "beta": 0.0, "gamma": 1.0},
+    "dim-local": {"alpha": 0.0, "beta": 1.0, "gamma": 0.1},
+    "dim": {"alpha": 0.5, "beta": 1.0, "gamma": 0.1},
+}
+
+
+def dim_objective(scores: torch.Tensor, estimator: str = "infonce") -> tuple[torch.Tensor, torch.Tensor]:
+    """The DIM objective on a (B, B, L) score tensor.
+
+    Args:
+        scores: ``S[i, j, l]``: the critic's score for global vector ``i`` and
+            location ``l`` of image ``j``; positives at ``i == j``. (B, B) is
+            taken as L = 1.
+        estimator: "infonce", "jsd" or "dv".
+
+    Returns:
+        ``(loss, mi)``: the scalar to minimise and the MI estimate in nats
+        (detached). For InfoNCE the estimate never exceeds ``log(1 + (B - 1) L)``.
+
+    Raises:
+        InputError: a bad shape or an unknown estimator.
+    """
+    if scores.ndim == 2:
+        scores = scores.unsqueeze(-1)
+    if scores.ndim != 3 or scores.shape[0] != scores.shape[1] or scores.shape[0] < 2:
+        raise InputError(f"scores must be (B, B, L) with B >= 2, got {tuple(scores.shape)}")
+    if estimator not in ESTIMATORS:
+        raise InputError(f"unknown DIM estimator {estimator!r}; use one of {', '.join(ESTIMATORS)}")
+    batch, _, locations = scores.shape
+    eye = torch.eye(batch, dtype=torch.bool, device=scores.device)
+    positive = scores[eye]  # (B, L): S[i, i, l]
+    negative = scores[~eye].view(batch, (batch - 1) * locations)  # row i: S[i, j != i, :]
+    if estimator == "infonce":
+        log_negatives = torch.logsumexp(negative, dim=1, keepdim=True)  # (B, 1)
+        log_softmax = positive - torch.logaddexp(positive, log_negatives)
+        loss = -log_softmax.mean()
+        mi = math.log(1 + (batch - 1) * locations) - loss.detach()
+        return loss, mi
+    log_mean_exp_negative = torch.logsumexp(negative.flatten(), 0) - math.log(negative.numel())
+    if estimator == "jsd":
+        loss = F.softplus(-positive).mean() + F.softplus(negative).mean()
+        mi = 1 + positive.detach().mean() - log_mean_exp_negative.detach().exp()
+        return loss, mi
+    value = positive.mean() - log_mean_exp_negative
+    return -value, value.detach()
+
+
+class _Embed(nn.Module):
+    """Two-layer MLP with a linear shortcut: (B, in) -> (B, out)."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, out_dim), nn.ReLU(inplace=True), nn.Linear(out_dim, out_dim)
+        )
+        self.shortcut = nn.Linear(in_dim, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x) + self.shortcut(x)
+
+
+class _EmbedMap(nn.Module):
+    """The same as :class:`_Embed` with 1x1 convolutions: (B, C, H, W) -> (B, out, H*W)."""
+
+    def __init__(self, in_channels: int, out_dim: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Conv2d(in_channels, out_dim, 1), nn.ReLU(inplace=True), nn.Conv2d(out_dim, out_dim, 1)
+        )
+        self.shortcut = nn.Conv2d(in_channels, out_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.mlp(x) + self.shortcut(x)).flatten(2)
+
+
+class DeepInfoMax(Method):
+    """Deep InfoMax on one view of each image.
+
+    Args:
+        encoder: an encoder with ``local_shape`` (C, H, W) and ``out_dim``
+            attributes (the DIM conv net, the CIFAR ResNet-18, the MLP).
+        augment: the view of each image (DIM uses light augmentation: crop, flip).
+        alpha: weight of the global MI term.
+        beta: weight of the local MI term.
+        gamma: weight of prior matching (0 turns the discriminator off).
+        estimator: "infonce", "jsd" or "dv" (see the module docstring).
+        critic_dim: width of the critics' embeddings.
+        probe_layer: encoder layer handed to the online probe.
+
+    Shapes:
+        input of :meth:`forward`: (B, C, H, W) uint8 images.
+        :attr:`MethodOutput.metrics`: ``global_mi``, ``local_mi`` (nats),
+        ``prior_loss``, ``prior_accuracy`` (the discriminator's), as enabled.
+    """
+
+    num_views = 1
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        augment: Augment,
+        alpha: float = 0.0,
+        beta: float = 1.0,
+        gamma: float = 0.1,
+        estimator: str = "infonce",
+        critic_dim: int = 512,
+        probe_layer: str = "conv",
+    ) -> None:
+        super().__init__(encoder, augment, probe_layer)
+        if estimator not in ESTIMATORS:
+            raise InputError(
+                f"unknown DIM estimator {estimator!r}; use one of {', '.join(ESTIMATORS)}"
+            )
+        if min(alpha, beta, gamma) < 0 or alpha + beta <= 0:
+            raise InputError(
+                f"DIM needs alpha, beta, gamma >= 0 and alpha + beta > 0, got "
+                f"alpha={alpha}, beta={beta}, gamma={gamma}"
+            )
+        self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
+        self.estimator = estimator
+        self.scale = 1.0 / math.sqrt(critic_dim)
+        channels, height, width = encoder.local_shape
+        out_dim = int(encoder.out_dim)
+        self.global_y = _Embed(out_dim, critic_dim) if alpha > 0 else None
+        self.global_map = _Embed(channels * height * width, critic_dim) if alpha > 0 else None
+        self.local_y = _Embed(out_dim, critic_dim) if beta > 0 else None
+        self.local_map = _EmbedMap(channels, critic_dim) if beta > 0 else None
+        if gamma > 0:
+            self.reverse = GradientReversal()
+            self.discriminator = nn.Sequential(
+                nn.Linear(out_dim, 1000), nn.ReLU(inplace=True),
+                nn.Linear(1000, 200), nn.ReLU(inplace=True),
+                nn.Linear(200, 1),
+            )  # fmt: skip
+        else:
+            self.discriminator = None
+
+    def loss(self, views: list[torch.Tensor]) -> MethodOutput:
+        """DIM's loss on one view (B, C, H, W) float."""
+        out = self.encoder(views[0])
+        feature_map, y = out.local, out.y
+        total = y.new_zeros(())
+        metrics: dict[str, torch.Tensor] = {}
+        if self.global_y is not None and self.global_map is not None:
+            u = self.global_y(y) * self.scale  # (B, D)
+            scores = u @ self.global_map(feature_map.flatten(1)).T  # (B, B)
+            loss, mi = dim_objective(scores, self.estimator)
+            total = total + self.alpha * loss
+            metrics["global_mi"] = mi
+        if self.local_y is not None and self.local_map is not None:
+            u = self.local_y(y) * self.scale  # (B, D)
+            v = self.local_map(feature_map)  # (B, D, L)
+            scores = torch.einsum("id,jdl->ijl", u, v)  # (B, B, L)
+            loss, mi = dim_objective(scores, self.estimator)
+            total = total + self.beta * loss
+            metrics["local_mi"] = mi
+        if self.discriminator is not None:
+            fake = self.discriminator(self.reverse(torch.sigmoid(y))).squeeze(-1)
+            real = self.discriminator(torch.rand_like(y)).squeeze(-1)
+            prior = F.softplus(-real).mean() + F.softplus(fake).mean()
+            total = total + self.gamma * prior
+            metrics["prior_loss"] = prior.detach()
+            correct = torch.cat([real > 0, fake < 0]).float().mean()
+            metrics["prior_accuracy"] = correct.detach()
+        features = out.layer(self.probe_layer).detach()
+        return MethodOutput(total, metrics, features)
