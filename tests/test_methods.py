@@ -25,8 +25,8 @@ def _loop_local_infonce(scores: np.ndarray) -> float:
     losses = []
     for i in range(batch):
         negatives = [scores[i, j, m] for j in range(batch) if j != i for m in range(locations)]
-        for l in range(locations):
-            logits = np.array([scores[i, i, l], *negatives])
+        for loc in range(locations):
+            logits = np.array([scores[i, i, loc], *negatives])
             losses.append(-(logits[0] - np.log(np.exp(logits).sum())))
     return float(np.mean(losses))
 

@@ -74,7 +74,9 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path: Pat
     second = train(small_config(epochs=2), split, resume=True, progress=False)
     assert second.stopped == "epochs" and second.steps == 2 * (1437 // 64)
     assert_same_weights(weights(straight), weights(split))
-    steps = [json.loads(line)["step"] for line in (split / "metrics.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(line)["step"] for line in (split / "metrics.jsonl").read_text().splitlines()
+    ]
     assert steps == sorted(set(steps))  # no step logged twice
 
 

@@ -364,7 +364,7 @@ def _key_values(text: str) -> dict[str, Any]:
 
 
 def _scalar(value: str) -> Any:
-    """"3" -> 3, "0.5" -> 0.5, "true" -> True, anything else stays a string."""
+    """ "3" -> 3, "0.5" -> 0.5, "true" -> True, anything else stays a string."""
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
     for kind in (int, float):
@@ -392,9 +392,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed of weights, views and data order")
     parser.add_argument("--image-size", type=_positive_int, help="resize images to this side")
     parser.add_argument("--augment", help="augmentation preset replacing the method's own")
-    parser.add_argument(
-        "--estimator", help="DIM's MI estimator: infonce (default), jsd or dv"
-    )
+    parser.add_argument("--estimator", help="DIM's MI estimator: infonce (default), jsd or dv")
     parser.add_argument(
         "--option",
         metavar="NAME=VALUE,...",
@@ -421,10 +419,7 @@ def _run_train(args: argparse.Namespace) -> int:
     options = _key_values(args.option) if args.option else {}
     if args.estimator is not None:
         options["estimator"] = args.estimator
-    if args.encoder_option:
-        settings_encoder = _key_values(args.encoder_option)
-    else:
-        settings_encoder = {}
+    settings_encoder = _key_values(args.encoder_option) if args.encoder_option else {}
     settings = _options(
         args,
         ("encoder", "epochs", "minutes", "batch_size", "lr", "seed", "image_size", "augment",
@@ -462,7 +457,9 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by infomax train")
-    parser.add_argument("--data", help="labeled data with train and test splits (default: the run's)")
+    parser.add_argument(
+        "--data", help="labeled data with train and test splits (default: the run's)"
+    )
     parser.add_argument("--probe", choices=("linear", "mlp", "knn"), default="linear")
     parser.add_argument("--layer", choices=("conv", "fc", "y", "local"), default="conv")
     parser.add_argument("--seed", type=int, default=0, help="seed of the probe")

@@ -183,7 +183,7 @@ class _Logger:
     def __init__(self, run_dir: Path, resume_step: int) -> None:
         self.path = run_dir / "metrics.jsonl"
         if self.path.exists():
-            # Drop lines a killed run logged after its last checkpoint: a resumed run logs them again.
+            # Drop lines logged after the last checkpoint: the resumed run logs them again.
             kept = [
                 line
                 for line in self.path.read_text().splitlines()
@@ -194,7 +194,9 @@ class _Logger:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer: Any = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step + 1)
+            self.writer: Any = SummaryWriter(
+                str(run_dir / "tensorboard"), purge_step=resume_step + 1
+            )
         except ImportError:
             self.writer = None
 
@@ -275,7 +277,9 @@ def train(
         saved_config = json.loads((run / "config.json").read_text())
         _config_matches(saved_config.get("train", {}), config)
     elif checkpoint_path.exists():
-        raise InputError(f"{run} already holds a run; pass resume=True (--resume) or another folder")
+        raise InputError(
+            f"{run} already holds a run; pass resume=True (--resume) or another folder"
+        )
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
@@ -300,7 +304,9 @@ def train(
         augment=config.augment,
         **config.method_options,
     ).to(device)
-    optimizer = torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        method.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     probe: nn.Module | None = None
     probe_optimizer: torch.optim.Optimizer | None = None
     if config.probe and dataset.has_labels:
@@ -359,6 +365,7 @@ def train(
     else:
         bar_total = int(total_steps) if not math.isinf(total_steps) else per_epoch
     logger = _Logger(run, step)
+
     def autocast() -> Any:
         if config.precision == "bf16":
             return torch.autocast(device.type, dtype=torch.bfloat16)
@@ -387,7 +394,11 @@ def train(
                 output.loss.backward()
                 optimizer.step()
                 probe_metrics: dict[str, torch.Tensor] = {}
-                if probe is not None and probe_optimizer is not None and output.features is not None:
+                if (
+                    probe is not None
+                    and probe_optimizer is not None
+                    and output.features is not None
+                ):
                     logits = probe(output.features.float())
                     probe_loss = nn.functional.cross_entropy(logits, batch.labels)
                     probe_optimizer.zero_grad(set_to_none=True)
@@ -494,4 +505,6 @@ def result_to_json(result: TrainResult) -> dict[str, Any]:
     """A JSON-ready dict of a :class:`TrainResult`."""
     value = asdict(result)
     value["run_dir"] = str(result.run_dir)
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in value.items()}
+    return {
+        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in value.items()
+    }

@@ -57,7 +57,9 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 
 
-def dim_objective(scores: torch.Tensor, estimator: str = "infonce") -> tuple[torch.Tensor, torch.Tensor]:
+def dim_objective(
+    scores: torch.Tensor, estimator: str = "infonce"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The DIM objective on a (B, B, L) score tensor.
 
     Args:
@@ -118,7 +120,9 @@ class _EmbedMap(nn.Module):
     def __init__(self, in_channels: int, out_dim: int) -> None:
         super().__init__()
         self.mlp = nn.Sequential(
-            nn.Conv2d(in_channels, out_dim, 1), nn.ReLU(inplace=True), nn.Conv2d(out_dim, out_dim, 1)
+            nn.Conv2d(in_channels, out_dim, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_dim, out_dim, 1),
         )
         self.shortcut = nn.Conv2d(in_channels, out_dim, 1)
 
