@@ -57,6 +57,8 @@ def run_training(args: argparse.Namespace) -> None:
         resume = (run / "checkpoint.pt").is_file()
         started = time.time()
         result = train(config, run, resume=resume, progress=False)
+        if result.stopped == "signal":
+            raise SystemExit(f"{name}: stopped by signal {result.signal}; rerun to resume")
         print(
             f"{name}: {result.steps} steps, {result.epochs_done} epochs, "
             f"{result.images_per_second:.0f} img/s, views {result.view_share:.1%}, "

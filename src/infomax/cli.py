@@ -378,9 +378,14 @@ def _scalar(value: str) -> Any:
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     from infomax.methods import METHODS
 
-    parser.add_argument("method", metavar="METHOD", help=f"one of {', '.join(METHODS)}")
     parser.add_argument(
-        "--data", required=True, help="image folder, .tar(.gz) of one, cifar10, cifar100 or digits"
+        "method", metavar="METHOD", help=f"one of {', '.join(METHODS)}, or cpc-seq for sequences"
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="image folder, .tar(.gz) of one, cifar10, cifar100 or digits; for cpc-seq: "
+        "markov (built-in) or an (N, T, D) .npy / .npz with x (and labels)",
     )
     parser.add_argument("--encoder", help="dim-conv (default), resnet18 or mlp")
     budget = parser.add_argument_group("budget (the first reached stops the run)")
@@ -444,7 +449,11 @@ def _run_train(args: argparse.Namespace) -> int:
             f"{result.seconds / 60:.1f} min, {rate} ({result.view_share:.0%} making views), "
             f"stopped by {result.stopped}"
         )
-        shown = {k: v for k, v in result.last.items() if k.endswith(("mi", "accuracy", "loss"))}
+        shown = {
+            k: v
+            for k, v in result.last.items()
+            if k.startswith("mi") or k.endswith(("mi", "accuracy", "loss"))
+        }
         print("last: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
         print(f"run folder: {out} (continue with --resume; measure with infomax eval {out})")
     if result.signal is not None:
@@ -589,7 +598,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "train": Command(
         "train",
-        "learn an encoder by maximising MI (dim-local, dim-global, dim, simclr)",
+        "learn an encoder by maximising MI (dim-local, dim-global, dim, simclr, demi, "
+        "multiview, cpc-seq)",
         _train_arguments,
         _run_train,
     ),

@@ -241,6 +241,79 @@ def _config_matches(saved: dict[str, Any], config: TrainConfig) -> None:
             )
 
 
+@dataclass
+class _Setup:
+    """The data-dependent parts of a run: the method, its loader and what config.json records."""
+
+    method: Any
+    loader: Any  # device -> a loader with len() and epoch(epoch, start)
+    num_classes: int
+    probe_features: int
+    config: dict[str, Any]
+
+
+def _setup_images(config: TrainConfig, progress: bool | None) -> _Setup:
+    from infomax.data import load_dataset
+    from infomax.methods import make_method
+
+    dataset = load_dataset(config.data, "train", size=config.image_size, progress=progress)
+    channels, height, width = dataset.image_shape
+    encoder_config = {
+        "encoder": config.encoder,
+        "encoder_options": config.encoder_options,
+        "in_channels": channels,
+        "image_size": [height, width],
+        "out_dim": config.out_dim,
+    }
+    encoder = build_encoder(encoder_config)
+    method = make_method(
+        config.method, encoder, image_size=(height, width), mean=dataset.mean, std=dataset.std,
+        augment=config.augment, **config.method_options,
+    )  # fmt: skip
+    with torch.no_grad():
+        encoder.eval()
+        probe_features = encoder(torch.zeros(1, channels, height, width)).layer(method.probe_layer)
+        encoder.train()
+
+    def loader(device: torch.device) -> Any:
+        return dataset.loader(
+            config.batch_size, shuffle=True, drop_last=True, seed=config.seed, device=device,
+            dtype=torch.uint8,
+        )  # fmt: skip
+
+    return _Setup(
+        method, loader, dataset.num_classes if dataset.has_labels else 0,
+        int(probe_features.shape[1]),
+        {**encoder_config, "mean": list(dataset.mean), "std": list(dataset.std),
+         "classes": dataset.classes, "num_images": len(dataset)},
+    )  # fmt: skip
+
+
+def _setup_sequences(config: TrainConfig) -> _Setup:
+    from infomax.data.sequences import load_sequences
+    from infomax.methods.cpc import CPCSequence
+
+    data = load_sequences(config.data, seed=config.seed)
+    known = {"hidden", "z_dim", "context_dim", "steps"}
+    unknown = sorted(set(config.method_options) - known)
+    if unknown:
+        raise InputError(
+            f"method 'cpc-seq' has no option {unknown[0]!r}; its options are "
+            f"{', '.join(sorted(known))}"
+        )
+    method = CPCSequence(data.input_dim, **config.method_options)
+    context_dim = int(method.gru.hidden_size)
+
+    def loader(device: torch.device) -> Any:
+        return data.loader(config.batch_size, shuffle=True, seed=config.seed, device=device)
+
+    return _Setup(
+        method, loader, data.num_classes if data.has_labels else 0, context_dim,
+        {"encoder": "cpc-seq", "input_dim": data.input_dim, "length": int(data.x.shape[1]),
+         "num_sequences": len(data), "num_classes": data.num_classes},
+    )  # fmt: skip
+
+
 def train(
     config: TrainConfig,
     run_dir: str | os.PathLike[str],
@@ -265,9 +338,6 @@ def train(
             that already holds a run (without ``resume``), or one that holds
             none or a different configuration (with ``resume``).
     """
-    from infomax.data import load_dataset
-    from infomax.methods import make_method
-
     config.check()
     run = Path(run_dir)
     checkpoint_path = run / "checkpoint.pt"
@@ -284,39 +354,20 @@ def train(
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
 
-    dataset = load_dataset(config.data, "train", size=config.image_size, progress=progress)
-    channels, height, width = dataset.image_shape
     torch.manual_seed(config.seed)
-    encoder_config = {
-        "encoder": config.encoder,
-        "encoder_options": config.encoder_options,
-        "in_channels": channels,
-        "image_size": [height, width],
-        "out_dim": config.out_dim,
-    }
-    encoder = build_encoder(encoder_config)
-    method = make_method(
-        config.method,
-        encoder,
-        image_size=(height, width),
-        mean=dataset.mean,
-        std=dataset.std,
-        augment=config.augment,
-        **config.method_options,
-    ).to(device)
+    setup = (
+        _setup_images(config, progress) if config.method != "cpc-seq" else _setup_sequences(config)
+    )
+    method = setup.method.to(device)
     optimizer = torch.optim.Adam(
         method.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     probe: nn.Module | None = None
     probe_optimizer: torch.optim.Optimizer | None = None
-    if config.probe and dataset.has_labels:
-        features = encoder(torch.zeros(2, channels, height, width)).layer(method.probe_layer)
-        probe = nn.Linear(features.shape[1], dataset.num_classes).to(device)
+    if config.probe and setup.num_classes > 0:
+        probe = nn.Linear(setup.probe_features, setup.num_classes).to(device)
         probe_optimizer = torch.optim.Adam(probe.parameters(), lr=config.probe_lr)
-    loader = dataset.loader(
-        config.batch_size, shuffle=True, drop_last=True, seed=config.seed, device=device,
-        dtype=torch.uint8,
-    )  # fmt: skip
+    loader = setup.loader(device)
 
     step = epoch = batch_in_epoch = 0
     seconds = 0.0
@@ -334,9 +385,7 @@ def train(
     run.mkdir(parents=True, exist_ok=True)
     write_json_atomic(
         run / "config.json",
-        {"method": config.method, "data": config.data, **encoder_config,
-         "mean": list(dataset.mean), "std": list(dataset.std), "classes": dataset.classes,
-         "num_images": len(dataset), "train": asdict(config)},
+        {"method": config.method, "data": config.data, **setup.config, "train": asdict(config)},
     )  # fmt: skip
 
     def save() -> None:
@@ -400,12 +449,13 @@ def train(
                     and output.features is not None
                 ):
                     logits = probe(output.features.float())
-                    probe_loss = nn.functional.cross_entropy(logits, batch.labels)
+                    labels = batch.labels.reshape(-1)  # sequences: one label per step
+                    probe_loss = nn.functional.cross_entropy(logits, labels)
                     probe_optimizer.zero_grad(set_to_none=True)
                     probe_loss.backward()
                     probe_optimizer.step()
                     probe_metrics["probe_accuracy"] = (
-                        (logits.argmax(1) == batch.labels).float().mean().detach()
+                        (logits.argmax(1) == labels).float().mean().detach()
                     )
                 loss_value = float(output.loss.detach())
                 if not math.isfinite(loss_value):

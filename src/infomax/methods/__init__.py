@@ -5,6 +5,10 @@ dim-local   Deep InfoMax, local objective (DIM(L): beta=1, gamma=0.1)
 dim-global  Deep InfoMax, global objective (DIM(G): alpha=1, gamma=1)
 dim         Deep InfoMax, both (alpha=0.5, beta=1, gamma=0.1)
 simclr      SimCLR: two augmented views, projection head, NT-Xent
+demi        DEMI: views x, y and a sub-view x' of x; InfoNCE(x', y) plus the
+            conditional term I(x; y | x') (I_BO by default, ``conditional="is"``)
+multiview   the same three views with InfoNCE(x', y) + InfoNCE(x, y): DEMI's
+            baseline without the conditional term
 ==========  ===============================================================
 
 :func:`make_method` builds one by name around an encoder; every method has
@@ -21,18 +25,22 @@ from torch import nn
 
 from infomax.data.augment import Augment
 from infomax.methods.base import GradientReversal, Method, MethodOutput
+from infomax.methods.demi import DEMI, MultiViewInfoNCE, SubView
 from infomax.methods.dim import PRESETS as DIM_PRESETS
 from infomax.methods.dim import DeepInfoMax, dim_objective
 from infomax.methods.simclr import SimCLR, nt_xent
 from infomax.validation import InputError
 
 __all__ = [
+    "DEMI",
     "METHODS",
     "DeepInfoMax",
     "GradientReversal",
     "Method",
     "MethodOutput",
+    "MultiViewInfoNCE",
     "SimCLR",
+    "SubView",
     "dim_objective",
     "make_method",
     "nt_xent",
@@ -44,6 +52,8 @@ METHODS: dict[str, tuple[type[Method], dict[str, Any], str]] = {
     "dim-global": (DeepInfoMax, DIM_PRESETS["dim-global"], "dim"),
     "dim": (DeepInfoMax, DIM_PRESETS["dim"], "dim"),
     "simclr": (SimCLR, {}, "simclr"),
+    "demi": (DEMI, {}, "simclr"),
+    "multiview": (MultiViewInfoNCE, {}, "simclr"),
 }
 
 

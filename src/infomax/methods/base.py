@@ -36,7 +36,8 @@ class Method(nn.Module):
 
     Args:
         encoder: a module returning :class:`~infomax.nets.EncoderOutput`.
-        augment: makes the views (on the batch's device).
+        augment: makes the views (on the batch's device); None: the batch itself
+            is the one view (e.g. sequences).
         probe_layer: the encoder layer whose detached features
             :attr:`MethodOutput.features` carries ("conv" by default).
     """
@@ -44,7 +45,9 @@ class Method(nn.Module):
     #: Views of each image the loss takes.
     num_views: int = 1
 
-    def __init__(self, encoder: nn.Module, augment: Augment, probe_layer: str = "conv") -> None:
+    def __init__(
+        self, encoder: nn.Module, augment: Augment | None, probe_layer: str = "conv"
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.augment = augment
@@ -52,6 +55,8 @@ class Method(nn.Module):
 
     def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
         """``num_views`` float views (B, C, H, W) of a uint8 batch."""
+        if self.augment is None:
+            return [images]
         return self.augment.views(images, self.num_views)
 
     def loss(self, views: list[torch.Tensor]) -> MethodOutput:  # pragma: no cover - abstract
