@@ -178,7 +178,7 @@ def load_sequences(source: str | os.PathLike[str], seed: int = 0) -> SequenceDat
                 if "x" not in archive:
                     raise DataError(f"{path} has no array 'x' (it has {', '.join(archive.files)})")
                 x = archive["x"]
-                labels = archive["labels"] if "labels" in archive else None
+                labels = archive.get("labels", None)
         else:
             x = np.load(path, allow_pickle=False)
     except ValueError as exc:
