@@ -136,7 +136,7 @@ def test_every_method_gives_a_finite_loss_with_gradients_for_the_encoder(
     encoder = make_encoder("dim-conv", in_channels=1, image_size=16, widths=(8, 16), fc_dim=32)
     method = make_method(name, encoder, image_size=16, **options)
     images = torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8)
-    output = method(images)
+    output = method.loss(method.make_views(images))
     assert output.loss.ndim == 0 and torch.isfinite(output.loss)
     assert output.features is not None and output.features.shape == (6, 16 * 4 * 4)
     output.loss.backward()

@@ -48,6 +48,12 @@ from infomax.checkpoint import (
     save_checkpoint,
     write_json_atomic,
 )
+from infomax.distributed import (
+    World,
+    all_reduce_gradients,
+    convert_batchnorm,
+    init_from_environment,
+)
 from infomax.progress import Progress
 from infomax.validation import InputError
 
@@ -275,10 +281,11 @@ def _setup_images(config: TrainConfig, progress: bool | None) -> _Setup:
         probe_features = encoder(torch.zeros(1, channels, height, width)).layer(method.probe_layer)
         encoder.train()
 
-    def loader(device: torch.device) -> Any:
+    def loader(device: torch.device, world: World) -> Any:
         return dataset.loader(
-            config.batch_size, shuffle=True, drop_last=True, seed=config.seed, device=device,
-            dtype=torch.uint8,
+            config.batch_size // world.world_size, shuffle=True, drop_last=True,
+            seed=config.seed, device=device, dtype=torch.uint8, rank=world.rank,
+            world_size=world.world_size,
         )  # fmt: skip
 
     return _Setup(
@@ -304,8 +311,11 @@ def _setup_sequences(config: TrainConfig) -> _Setup:
     method = CPCSequence(data.input_dim, **config.method_options)
     context_dim = int(method.gru.hidden_size)
 
-    def loader(device: torch.device) -> Any:
-        return data.loader(config.batch_size, shuffle=True, seed=config.seed, device=device)
+    def loader(device: torch.device, world: World) -> Any:
+        return data.loader(
+            config.batch_size // world.world_size, shuffle=True, seed=config.seed, device=device,
+            rank=world.rank, world_size=world.world_size,
+        )  # fmt: skip
 
     return _Setup(
         method, loader, data.num_classes if data.has_labels else 0, context_dim,
@@ -352,13 +362,30 @@ def train(
         )
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    world = init_from_environment(config.device)
+    if config.batch_size % world.world_size:
+        raise InputError(
+            f"batch_size {config.batch_size} is the global batch and must divide evenly among "
+            f"the {world.world_size} processes"
+        )
     device = torch.device(config.device)
+    if device.type == "cuda" and world.world_size > 1:
+        device = torch.device("cuda", world.local_rank)
+    main = world.is_main
+    progress = progress if main else False
 
     torch.manual_seed(config.seed)
     setup = (
         _setup_images(config, progress) if config.method != "cpc-seq" else _setup_sequences(config)
     )
     method = setup.method.to(device)
+    model: nn.Module = method
+    if world.world_size > 1:
+        method = convert_batchnorm(method, device).to(device)
+        ids = [device.index] if device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(method, device_ids=ids)
+        # Views differ between processes: each draws its own random stream.
+        torch.manual_seed(_rank_seed(config.seed, 0, world.rank))
     optimizer = torch.optim.Adam(
         method.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -367,7 +394,7 @@ def train(
     if config.probe and setup.num_classes > 0:
         probe = nn.Linear(setup.probe_features, setup.num_classes).to(device)
         probe_optimizer = torch.optim.Adam(probe.parameters(), lr=config.probe_lr)
-    loader = setup.loader(device)
+    loader = setup.loader(device, world)
 
     step = epoch = batch_in_epoch = 0
     seconds = 0.0
@@ -379,20 +406,30 @@ def train(
             probe.load_state_dict(state["probe"])
             assert probe_optimizer is not None
             probe_optimizer.load_state_dict(state["probe_optimizer"])
-        _set_rng_state(state["rng"])
         step, epoch = int(state["step"]), int(state["epoch"])
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        if len(ranks) == world.world_size:
+            _set_rng_state(ranks[world.rank])
+        else:  # another number of processes: same data order, fresh view streams
+            torch.manual_seed(_rank_seed(config.seed, step, world.rank))
         batch_in_epoch, seconds = int(state["batch_in_epoch"]), float(state["seconds"])
-    run.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(
-        run / "config.json",
-        {"method": config.method, "data": config.data, **setup.config, "train": asdict(config)},
-    )  # fmt: skip
+    if main:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(
+            run / "config.json",
+            {"method": config.method, "data": config.data, **setup.config,
+             "train": asdict(config), "world_size": world.world_size},
+        )  # fmt: skip
 
     def save() -> None:
+        ranks = _gather_rng_states(world)  # collective: every process calls save()
+        if not main:
+            return
         state: dict[str, Any] = {
             "model": method.state_dict(),
             "optimizer": optimizer.state_dict(),
-            "rng": _rng_state(),
+            "rng": ranks[0],
+            "rng_ranks": ranks,
             "step": step,
             "epoch": epoch,
             "batch_in_epoch": batch_in_epoch,
@@ -413,7 +450,7 @@ def train(
         bar_total = per_epoch
     else:
         bar_total = int(total_steps) if not math.isinf(total_steps) else per_epoch
-    logger = _Logger(run, step)
+    logger = _Logger(run, step) if main else None
 
     def autocast() -> Any:
         if config.precision == "bf16":
@@ -438,7 +475,7 @@ def train(
                 with autocast():
                     views = method.make_views(batch.images)
                     made = time.perf_counter()
-                    output = method.loss(views)
+                    output = model(views)
                 optimizer.zero_grad(set_to_none=True)
                 output.loss.backward()
                 optimizer.step()
@@ -453,13 +490,13 @@ def train(
                     probe_loss = nn.functional.cross_entropy(logits, labels)
                     probe_optimizer.zero_grad(set_to_none=True)
                     probe_loss.backward()
+                    all_reduce_gradients(probe)
                     probe_optimizer.step()
                     probe_metrics["probe_accuracy"] = (
                         (logits.argmax(1) == labels).float().mean().detach()
                     )
                 loss_value = float(output.loss.detach())
-                if not math.isfinite(loss_value):
-                    save()
+                if not math.isfinite(loss_value):  # the checkpoint keeps the last good state
                     raise FloatingPointError(
                         f"the loss became {loss_value} at step {step + 1}; lower the learning "
                         "rate (--lr) or switch the estimator (jsd is the most stable)"
@@ -468,22 +505,31 @@ def train(
                 step += 1
                 batch_in_epoch += 1
                 seconds += finished - started
-                window.add(finished - started, made - started, len(batch.images))
-                invocation.add(finished - started, made - started, len(batch.images))
+                images = len(batch.images) * world.world_size
+                window.add(finished - started, made - started, images)
+                invocation.add(finished - started, made - started, images)
                 window.accumulate({"loss": loss_value, **output.metrics, **probe_metrics})
                 bar.update(loss=loss_value, img_s=round(window.rate()))
                 if step % config.log_every == 0:
                     last = window.flush(epoch, seconds)
-                    logger.log(step, last)
-                if signals.received is not None:
+                    if logger is not None:
+                        logger.log(step, last)
+                # Every process must stop (and checkpoint) at the same step: agree on the flags.
+                signal_flag, time_up, due = _agree(
+                    world,
+                    signals.received is not None,
+                    config.minutes is not None and seconds >= config.minutes * 60,
+                    seconds >= checkpoint_due,
+                )
+                if signal_flag:
                     stopped = "signal"
                 elif config.max_steps is not None and step >= config.max_steps:
                     stopped = "steps"
-                elif config.minutes is not None and seconds >= config.minutes * 60:
+                elif time_up:
                     stopped = "minutes"
                 if stopped:
                     break
-                if seconds >= checkpoint_due:
+                if due:
                     save()
                     checkpoint_due = seconds + config.checkpoint_minutes * 60
             else:
@@ -494,9 +540,11 @@ def train(
                     bar.count = 0
         if window.steps:
             last = window.flush(epoch, seconds)
-            logger.log(step, last)
+            if logger is not None:
+                logger.log(step, last)
         save()
-    logger.close()
+    if logger is not None:
+        logger.close()
     result = TrainResult(
         run_dir=run,
         steps=step,
@@ -508,9 +556,34 @@ def train(
         last=last,
         signal=signals.received if stopped == "signal" else None,
     )
-    summary = {k: v for k, v in asdict(result).items() if k != "run_dir"}
-    write_json_atomic(run / "summary.json", summary)
+    if main:
+        summary = {k: v for k, v in asdict(result).items() if k != "run_dir"}
+        write_json_atomic(run / "summary.json", {**summary, "world_size": world.world_size})
     return result
+
+
+def _rank_seed(seed: int, step: int, rank: int) -> int:
+    """A seed for process ``rank``'s view stream (from the run's seed and the step)."""
+    return int(np.random.default_rng([seed, step, rank, 0x1AF0]).integers(2**62))
+
+
+def _gather_rng_states(world: World) -> list[dict[str, Any]]:
+    """Every process's RNG state, in rank order (on every process)."""
+    state = _rng_state()
+    if world.world_size == 1:
+        return [state]
+    states: list[Any] = [None] * world.world_size
+    torch.distributed.all_gather_object(states, state)
+    return states
+
+
+def _agree(world: World, *flags: bool) -> tuple[bool, ...]:
+    """Each flag true if it is true on any process."""
+    if world.world_size == 1:
+        return flags
+    values = torch.tensor([float(f) for f in flags])
+    torch.distributed.all_reduce(values, op=torch.distributed.ReduceOp.MAX)
+    return tuple(bool(v) for v in values.tolist())
 
 
 class _Window:

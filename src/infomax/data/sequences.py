@@ -100,8 +100,13 @@ class SequenceData:
         shuffle: bool = True,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        rank: int = 0,
+        world_size: int = 1,
     ) -> SequenceLoader:
-        return SequenceLoader(self, batch_size, shuffle=shuffle, seed=seed, device=device)
+        return SequenceLoader(
+            self, batch_size, shuffle=shuffle, seed=seed, device=device, rank=rank,
+            world_size=world_size,
+        )  # fmt: skip
 
     def split(self, fraction: float, seed: int = 0) -> tuple[SequenceData, SequenceData]:
         """A random (train, test) split of the sequences, ``fraction`` of them in the test part."""
@@ -118,6 +123,9 @@ class SequenceLoader:
 
     Yields :class:`~infomax.data.loader.Batch` with ``images`` the float32
     sequences (B, T, D) and ``labels`` (B, T). The last partial batch is dropped.
+    With ``world_size`` processes, process ``rank`` takes every ``world_size``-th
+    sequence of the epoch's order, so step ``b`` of all processes together
+    covers the sequences of one ``world_size * batch_size`` batch.
     """
 
     def __init__(
@@ -128,17 +136,21 @@ class SequenceLoader:
         shuffle: bool = True,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
-        if batch_size > len(data):
+        if batch_size * world_size > len(data):
             raise DataError(f"batch_size {batch_size} is larger than the {len(data)} sequences")
         self.data = data
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.device = torch.device(device)
+        self.rank = rank
+        self.world_size = world_size
 
     def __len__(self) -> int:
-        return len(self.data) // self.batch_size
+        return len(self.data) // (self.batch_size * self.world_size)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[Batch]:
         n = len(self.data)
@@ -147,6 +159,7 @@ class SequenceLoader:
             if self.shuffle
             else np.arange(n)
         )
+        order = order[: len(self) * self.batch_size * self.world_size][self.rank :: self.world_size]
         for b in range(start, len(self)):
             index = order[b * self.batch_size : (b + 1) * self.batch_size]
             x = torch.from_numpy(self.data.x[index]).to(self.device)

@@ -63,9 +63,9 @@ class Method(nn.Module):
         """The objective on the views of one batch."""
         raise NotImplementedError
 
-    def forward(self, images: torch.Tensor) -> MethodOutput:
-        """Views and loss in one call: (B, C, H, W) uint8 -> :class:`MethodOutput`."""
-        return self.loss(self.make_views(images))
+    def forward(self, views: list[torch.Tensor]) -> MethodOutput:
+        """The loss on views from :meth:`make_views` (so DDP can wrap the call)."""
+        return self.loss(views)
 
 
 class _Reverse(torch.autograd.Function):

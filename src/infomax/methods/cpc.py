@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomax.distributed import gather
 from infomax.methods.base import Method, MethodOutput
 from infomax.validation import InputError
 
@@ -113,8 +114,9 @@ class CPCSequence(Method):
     def loss(self, views: list[torch.Tensor]) -> MethodOutput:
         """Mean InfoNCE over the prediction steps on one batch (B, T, D)."""
         c, z = self.contexts(views[0])
+        features = c.reshape(-1, c.shape[-1]).detach()
+        c, z = gather(c), gather(z)  # the global batch under torchrun
         losses = cpc_step_losses(c, z, self.predictors)
         cap = math.log(z.shape[0] * z.shape[1])
         metrics = {f"mi_k{k}": cap - loss.detach() for k, loss in enumerate(losses, start=1)}
-        features = c.reshape(-1, c.shape[-1]).detach()
         return MethodOutput(torch.stack(losses).mean(), metrics, features)

@@ -39,6 +39,7 @@ from torch import nn
 from infomax.bounds import infonce
 from infomax.conditional import importance_sampled_infonce
 from infomax.data.augment import Augment
+from infomax.distributed import gather
 from infomax.methods.base import Method, MethodOutput
 from infomax.validation import InputError
 
@@ -130,7 +131,8 @@ class _ThreeViews(Method):
         out = self.encoder(torch.cat(views[:3]))
         h = self.head(out.y)
         features = out.layer(self.probe_layer)[:batch].detach()
-        return h[:batch], h[batch : 2 * batch], h[2 * batch :], features
+        # Under torchrun every process scores the global batch (see infomax.distributed).
+        return (gather(h[:batch]), gather(h[batch : 2 * batch]), gather(h[2 * batch :]), features)
 
     def _scores(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(B, B) cosine similarities over the temperature: ``S[i, j] = cos(a_i, b_j) / tau``."""

@@ -17,6 +17,7 @@ divided by ``sqrt(critic_dim)`` (so scores start near unit scale).
 The score tensor is ``S[i, j, l] = <u(y_i), v(M_j)_l>`` of shape (B, B, L)
 (L = 1 for global); positives are ``i == j``, and the negatives of a positive
 ``(i, i, l)`` are every location of every other image ``(i, j != i, :)``.
+Under torchrun, B is the global batch (see :mod:`infomax.distributed`).
 
 Estimators (the ``estimator`` argument):
 
@@ -41,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomax.data.augment import Augment
+from infomax.distributed import gather
 from infomax.methods.base import GradientReversal, Method, MethodOutput
 from infomax.validation import InputError
 
@@ -199,21 +201,21 @@ class DeepInfoMax(Method):
         total = y.new_zeros(())
         metrics: dict[str, torch.Tensor] = {}
         if self.global_y is not None and self.global_map is not None:
-            u = self.global_y(y) * self.scale  # (B, D)
-            scores = u @ self.global_map(feature_map.flatten(1)).T  # (B, B)
+            u = gather(self.global_y(y) * self.scale)  # (B, D), B = global batch
+            scores = u @ gather(self.global_map(feature_map.flatten(1))).T  # (B, B)
             loss, mi = dim_objective(scores, self.estimator)
             total = total + self.alpha * loss
             metrics["global_mi"] = mi
         if self.local_y is not None and self.local_map is not None:
-            u = self.local_y(y) * self.scale  # (B, D)
-            v = self.local_map(feature_map)  # (B, D, L)
+            u = gather(self.local_y(y) * self.scale)  # (B, D), B = global batch
+            v = gather(self.local_map(feature_map))  # (B, D, L)
             scores = torch.einsum("id,jdl->ijl", u, v)  # (B, B, L)
             loss, mi = dim_objective(scores, self.estimator)
             total = total + self.beta * loss
             metrics["local_mi"] = mi
         if self.discriminator is not None:
-            fake = self.discriminator(self.reverse(torch.sigmoid(y))).squeeze(-1)
-            real = self.discriminator(torch.rand_like(y)).squeeze(-1)
+            fake = gather(self.discriminator(self.reverse(torch.sigmoid(y))).squeeze(-1))
+            real = gather(self.discriminator(torch.rand_like(y)).squeeze(-1))
             prior = F.softplus(-real).mean() + F.softplus(fake).mean()
             total = total + self.gamma * prior
             metrics["prior_loss"] = prior.detach()

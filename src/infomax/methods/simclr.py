@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomax.data.augment import Augment
+from infomax.distributed import gather
 from infomax.methods.base import Method, MethodOutput
 from infomax.validation import InputError
 
@@ -99,13 +100,16 @@ class SimCLR(Method):
         batch = views[0].shape[0]
         out = self.encoder(torch.cat(views[:2]))
         z = self.head(out.y)
-        z1, z2 = z[:batch], z[batch:]
+        z1, z2 = gather(z[:batch]), gather(z[batch:])  # the global batch under torchrun
+        batch = z1.shape[0]
+        z = torch.cat([z1, z2])
         loss = nt_xent(z1, z2, self.temperature)
         with torch.no_grad():
             zn = F.normalize(z, dim=1)
             sim = (zn @ zn.T).fill_diagonal_(-math.inf)
             partner = torch.cat([torch.arange(batch, 2 * batch), torch.arange(batch)])
             accuracy = (sim.argmax(1).cpu() == partner).float().mean()
+        local = views[0].shape[0]
         metrics = {"mi": math.log(2 * batch - 1) - loss.detach(), "accuracy": accuracy}
-        features = out.layer(self.probe_layer)[:batch].detach()
+        features = out.layer(self.probe_layer)[:local].detach()
         return MethodOutput(loss, metrics, features)
