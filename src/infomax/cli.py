@@ -413,6 +413,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=_positive_int, help="torch CPU threads")
     parser.add_argument("--device", help="cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--precision", choices=("fp32", "bf16"), help="fp32 (default) or bf16")
+    parser.add_argument("--log-every", type=_positive_int, help="steps between log lines (50)")
     parser.add_argument("--no-probe", action="store_true", help="skip the online linear probe")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
@@ -428,7 +429,7 @@ def _run_train(args: argparse.Namespace) -> int:
     settings = _options(
         args,
         ("encoder", "epochs", "minutes", "batch_size", "lr", "seed", "image_size", "augment",
-         "threads", "device", "precision"),
+         "threads", "device", "precision", "log_every"),
     )  # fmt: skip
     if args.steps is not None:
         settings["max_steps"] = args.steps

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -85,6 +86,42 @@ def init_from_environment(device: str = "cpu") -> World:
     return World(rank, world_size, local_rank)
 
 
+class _Gather(torch.autograd.Function):
+    """All-gather along dim 0; backward sums the gradient over processes and keeps this slice."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        world_size, rank = dist.get_world_size(), dist.get_rank()
+        ctx.rank, ctx.rows = rank, tensor.shape[0]
+        parts = [torch.empty_like(tensor) for _ in range(world_size)]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        # One all-reduce of the whole (contiguous) gradient: simple and exact on every
+        # backend (gloo has no reduce-scatter, and all-to-all needs contiguous slices).
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over processes; the gradient is summed over processes too."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        out = tensor.clone().contiguous()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone().contiguous()
+        dist.all_reduce(grad)
+        return grad
+
+
 def gather(tensor: torch.Tensor) -> torch.Tensor:
     """Concatenate ``tensor`` (B, ...) from every process along dim 0, keeping gradients.
 
@@ -95,9 +132,7 @@ def gather(tensor: torch.Tensor) -> torch.Tensor:
     """
     if not is_distributed():
         return tensor
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(tensor.contiguous()), dim=0)
+    return _Gather.apply(tensor)
 
 
 def all_reduce_gradients(module: nn.Module) -> None:
@@ -131,15 +166,13 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not (self.training and is_distributed()):
             return super().forward(input)
-        from torch.distributed.nn.functional import all_reduce
-
         self._check_input_dim(input)
         dims = [0, *range(2, input.dim())]
         count = torch.tensor(
             [input.numel() / input.shape[1]], dtype=input.dtype, device=input.device
         )
         local = torch.cat([input.sum(dims), (input * input).sum(dims), count])
-        total = all_reduce(local)
+        total = _AllReduceSum.apply(local)
         channels = input.shape[1]
         n = total[-1]
         mean = total[:channels] / n

@@ -384,8 +384,6 @@ def train(
         method = convert_batchnorm(method, device).to(device)
         ids = [device.index] if device.type == "cuda" else None
         model = nn.parallel.DistributedDataParallel(method, device_ids=ids)
-        # Views differ between processes: each draws its own random stream.
-        torch.manual_seed(_rank_seed(config.seed, 0, world.rank))
     optimizer = torch.optim.Adam(
         method.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -395,6 +393,9 @@ def train(
         probe = nn.Linear(setup.probe_features, setup.num_classes).to(device)
         probe_optimizer = torch.optim.Adam(probe.parameters(), lr=config.probe_lr)
     loader = setup.loader(device, world)
+    if world.world_size > 1:
+        # Views differ between processes: each draws its own random stream.
+        torch.manual_seed(_rank_seed(config.seed, 0, world.rank))
 
     step = epoch = batch_in_epoch = 0
     seconds = 0.0
