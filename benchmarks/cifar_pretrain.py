@@ -30,7 +30,14 @@ RUNS: dict[str, tuple[str, dict[str, Any]]] = {
     "simclr": ("simclr", {"lr": 1e-3}),
     "dim-local-jsd": ("dim-local", {"lr": 5e-4, "method_options": {"estimator": "jsd"}}),
     "dim-global": ("dim-global", {"lr": 5e-4, "method_options": {"estimator": "infonce"}}),
+    # DEMI and its baselines: SimCLR's views, head, temperature and learning rate.
+    "demi-bo": ("demi", {"lr": 1e-3, "method_options": {"conditional": "bo"}}),
+    "demi-is": ("demi", {"lr": 1e-3, "method_options": {"conditional": "is"}}),
+    "multiview": ("multiview", {"lr": 1e-3}),
 }
+
+#: The runs of the representation-learning comparison (the default of --runs).
+DEFAULT_RUNS = ("dim-local-infonce", "simclr", "dim-local-jsd", "dim-global")
 
 
 def _finished(run: Path, minutes: float) -> bool:
@@ -114,7 +121,9 @@ def main() -> None:
     parser.add_argument("phase", choices=("train", "probe"))
     parser.add_argument("--data", default="../shared/data/cifar10-jpg.tar.gz")
     parser.add_argument("--out", type=Path, default=Path("runs/cifar"))
-    parser.add_argument("--runs", default=",".join(RUNS), help="comma-separated run names")
+    parser.add_argument(
+        "--runs", default=",".join(DEFAULT_RUNS), help=f"comma-separated, of {', '.join(RUNS)}"
+    )
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)

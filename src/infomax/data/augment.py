@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomax.data.errors import DataError
+from infomax.data.jitter import FastColorJitter
 
 __all__ = ["PRESETS", "Augment", "AugmentConfig"]
 
@@ -61,6 +62,9 @@ class AugmentConfig:
         erase_p: probability of erasing one rectangle (random erasing / cutout).
         erase_scale: area fraction range of the erased rectangle.
         erase_ratio: aspect-ratio range of the erased rectangle.
+        jitter_impl: "fast" (:class:`~infomax.data.jitter.FastColorJitter`:
+            batched arithmetic, hue as a YIQ rotation; about 4x cheaper) or
+            "kornia" (kornia's ColorJitter, hue through HSV).
     """
 
     crop: str = "none"
@@ -74,6 +78,7 @@ class AugmentConfig:
     erase_p: float = 0.0
     erase_scale: tuple[float, float] = (0.02, 0.25)
     erase_ratio: tuple[float, float] = (0.3, 3.3)
+    jitter_impl: str = "kornia"
 
 
 #: Named configurations (see the module docstring).
@@ -174,9 +179,12 @@ class Augment(nn.Module):
             self.crop_op = K.RandomCrop(self.size, padding=c.pad, cropping_mode="resample")
         self.flip_op = K.RandomHorizontalFlip(p=c.flip_p) if c.flip_p > 0 else None
         b, k, s, h = c.jitter
-        self.jitter_rgb = K.ColorJitter(b, k, s, h, p=c.jitter_p) if jitter_on else None
+        if c.jitter_impl not in ("fast", "kornia"):
+            raise DataError(f"jitter_impl must be 'fast' or 'kornia', got {c.jitter_impl!r}")
+        jitter = FastColorJitter if c.jitter_impl == "fast" else K.ColorJitter
+        self.jitter_rgb = jitter(b, k, s, h, p=c.jitter_p) if jitter_on else None
         grey_active = c.jitter_p > 0 and (b > 0 or k > 0)
-        self.jitter_grey = K.ColorJitter(b, k, 0.0, 0.0, p=c.jitter_p) if grey_active else None
+        self.jitter_grey = jitter(b, k, 0.0, 0.0, p=c.jitter_p) if grey_active else None
         self.gray_op = K.RandomGrayscale(p=c.grayscale_p) if c.grayscale_p > 0 else None
         self.erase_op = (
             K.RandomErasing(scale=c.erase_scale, ratio=c.erase_ratio, value=0.0, p=c.erase_p)
