@@ -73,3 +73,16 @@ def train_worker(
     setup_process(rank, world_size, rendezvous)
     train(TrainConfig(**config), Path(run), progress=False)
     dist.destroy_process_group()
+
+
+def estimate_worker(rank: int, world_size: int, rendezvous: str, out: str) -> None:
+    """``estimate_mi`` in one process of a gloo group; rank 0 saves the result."""
+    from infomax.distributions import correlated_gaussian
+    from infomax.estimate import estimate_mi
+
+    setup_process(rank, world_size, rendezvous)
+    x, y = correlated_gaussian(4, 2.0).sample(3000, seed=0)
+    result = estimate_mi(x, y, steps=60, batch_size=128, seed=0, progress=False)
+    if rank == 0:
+        torch.save({"mi": torch.tensor(result.mi), "history": torch.as_tensor(result.history)}, out)
+    dist.destroy_process_group()

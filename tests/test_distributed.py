@@ -171,3 +171,21 @@ def test_single_process_helpers_are_identities() -> None:
     images = torch.randn(5, 1, 3, 3)
     torch.testing.assert_close(converted(images), bn(images))
     torch.testing.assert_close(converted[1].running_var, bn[1].running_var)
+
+
+def test_estimate_mi_in_two_processes_equals_one_process(tmp_path: Path) -> None:
+    from infomax.distributions import correlated_gaussian
+    from infomax.estimate import estimate_mi
+
+    out = tmp_path / "estimate.pt"
+    mp.spawn(
+        ddp_workers.estimate_worker, args=(2, str(tmp_path / "rendezvous"), str(out)), nprocs=2
+    )
+    distributed = torch.load(out, weights_only=True)
+    x, y = correlated_gaussian(4, 2.0).sample(3000, seed=0)
+    single = estimate_mi(x, y, steps=60, batch_size=128, seed=0, progress=False)
+    history = torch.as_tensor(single.history)
+    torch.testing.assert_close(
+        distributed["history"].float(), history.float(), rtol=1e-3, atol=1e-3
+    )
+    assert float(distributed["mi"]) == pytest.approx(single.mi, abs=2e-3)

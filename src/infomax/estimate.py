@@ -73,6 +73,7 @@ from torch import Tensor, nn
 
 from infomax import bounds as B
 from infomax.critics import make_critic, mlp
+from infomax.distributed import all_reduce_gradients, gather, is_distributed
 from infomax.progress import Progress
 from infomax.result import MIEstimate
 from infomax.validation import InputError, validate_pair
@@ -309,7 +310,15 @@ class BoundObjective(nn.Module):
         alpha: the interpolated bound's weight.
         dv_weight: weight of the DV term in ``contrastive_dv`` training.
         critic_kwargs: passed to the critic's constructor.
+
+    Under torchrun (a process group of several processes), each process embeds
+    its share of the batch and the score matrix is built from the embeddings
+    of every process (:func:`infomax.distributed.gather`), so K = the global
+    batch. That needs a critic with ``embed`` (quadratic, separable).
     """
+
+    #: ``estimate_mi`` may train it with several processes.
+    supports_distributed = True
 
     def __init__(
         self,
@@ -354,9 +363,21 @@ class BoundObjective(nn.Module):
             return B.dv(scores)
         return B.get_bound(self.bound)(scores)
 
+    def _training_scores(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """(scores, x): the (K, K) scores of the batch, K the global batch under torchrun."""
+        if not is_distributed():
+            return self.critic(x, y), x
+        if not hasattr(self.critic, "embed"):
+            raise InputError(
+                "a multi-process estimate gathers embeddings: use a separable critic "
+                "(quadratic or separable), not " + type(self.critic).__name__
+            )
+        gx, hy = self.critic.embed(x, y)
+        return gather(gx) @ gather(hy).T, gather(x)
+
     def training_loss(self, x: Tensor, y: Tensor) -> Tensor:
         """Minus the bound's training objective on a batch x (B, d_x), y (B, d_y)."""
-        scores = self.critic(x, y)
+        scores, x = self._training_scores(x, y)
         if self.bound == "smile":
             return -B.smile_objective(scores, self.tau)
         if self.bound == "jsd":
@@ -517,6 +538,19 @@ def train_objective(
         ``best_step``, ``steps_run`` and ``seconds``. The objective is left
         holding the best checkpoint, in eval mode.
     """
+    distributed = is_distributed()
+    if distributed:
+        if not getattr(objective, "supports_distributed", False):
+            raise InputError(
+                f"{type(objective).__name__} cannot be trained with several processes yet; "
+                "run it in one process"
+            )
+        rank, world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        if batch_size % world_size:
+            raise InputError(
+                f"batch_size {batch_size} is the global batch and must divide among "
+                f"{world_size} processes"
+            )
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(objective.parameters(), lr=lr)
     n_train = x_train.shape[0]
@@ -540,9 +574,13 @@ def train_objective(
                 for group in optimizer.param_groups:
                     group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / steps))
             objective.train()
+            if distributed:  # every process has the data; each takes its share of the batch
+                idx = idx[rank::world_size]
             loss = objective.training_loss(x_train[idx], y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if distributed:
+                all_reduce_gradients(objective)
             optimizer.step()
             history[step - 1] = -loss.detach()
             if step % eval_every == 0 or step == steps:
