@@ -115,6 +115,7 @@ def test_minutes_budget_counts_training_time(tmp_path: Path) -> None:
 def test_run_folder_rules(tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(small_config(max_steps=2), run, progress=False)
+    assert any((run / "tensorboard").glob("events.out.tfevents.*"))  # tensorboard: a dev extra
     with pytest.raises(InputError, match="already holds a run"):
         train(small_config(max_steps=2), run, progress=False)
     with pytest.raises(InputError, match="trained with lr=0.001, not 0.5"):
