@@ -31,7 +31,7 @@ Example:
     >>> from infomax.evaluate import evaluate_run, format_probe  # doctest: +SKIP
     >>> result = evaluate_run("runs/dim-cifar10", "cifar10", probe="linear")  # doctest: +SKIP
     >>> print(format_probe(result))  # doctest: +SKIP
-    linear probe on conv: 71.84% test accuracy (train 80.02%), 50000 train / 10000 test, 63.1 s
+    linear probe on conv: ...% test accuracy (train ...%), 50000 train / 10000 test, ... s
 """
 
 from __future__ import annotations
@@ -1307,7 +1307,7 @@ def _pca(x: Tensor, components: int, seed: int) -> tuple[Tensor, float]:
 
 
 def format_probe(result: ProbeResult) -> str:
-    """One line for people, e.g. ``linear probe on conv: 71.84% test accuracy (train 80.02%),
+    """One line for people, e.g. ``linear probe on conv: 64.0% test accuracy (train 70.0%),
     50000 train / 10000 test, 63.1 s``."""
     train = (
         f" (train {100 * result.train_accuracy:.2f}%)" if result.train_accuracy is not None else ""
