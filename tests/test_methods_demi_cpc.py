@@ -213,3 +213,32 @@ def test_load_sequences_names_bad_files(tmp_path) -> None:
     np.savez(tmp_path / "labels.npz", x=np.zeros((4, 5, 2)), labels=np.zeros((4, 4), int))
     with pytest.raises(DataError, match="labels must be integers"):
         load_sequences(tmp_path / "labels.npz")
+
+
+def test_image_cpc_context_never_sees_rows_below() -> None:
+    from infomax.methods.cpc import CPCImage
+
+    torch.manual_seed(0)
+    encoder = make_encoder("patch-dim", in_channels=1, image_size=16, widths=(4, 8), fc_dim=8)
+    method = make_method("cpc", encoder, image_size=16, context_dim=6, steps=2)
+    assert isinstance(method, CPCImage)
+    z = torch.randn(2, encoder.out_dim, *encoder.grid)  # 16x16, 8x8 patches, stride 4: 3x3
+    changed = z.clone()
+    changed[:, :, 2:] += 3.0  # rows 2 and below
+    c, c2 = method.contexts(z), method.contexts(changed)
+    torch.testing.assert_close(c[:, :, :2], c2[:, :, :2])
+    assert not torch.allclose(c[:, :, 2:], c2[:, :, 2:])
+
+
+def test_patch_encoder_cuts_the_grid_in_row_major_order() -> None:
+    encoder = make_encoder("patch-dim", in_channels=1, image_size=16, widths=(4, 8), fc_dim=8)
+    assert encoder.grid == (3, 3)
+    image = torch.arange(256.0).reshape(1, 1, 16, 16)
+    patches = encoder.patches(image)
+    assert patches.shape == (9, 1, 8, 8)
+    torch.testing.assert_close(patches[1], image[0, :, 0:8, 4:12])  # row 0, column 1
+    torch.testing.assert_close(patches[3], image[0, :, 4:12, 0:8])  # row 1, column 0
+    out = encoder(torch.randn(4, 1, 16, 16))
+    assert out.local.shape == (4, encoder.out_dim, 3, 3) and out.conv.shape == (4, 8 * 2 * 2, 4, 4)
+    with pytest.raises(InputError, match="patch-dim"):
+        make_method("cpc", make_encoder("mlp", in_channels=1, image_size=8), image_size=8)

@@ -95,7 +95,7 @@ def test_make_encoder_aliases_and_options() -> None:
 
 def test_encoder_errors_name_the_problem() -> None:
     with pytest.raises(
-        InputError, match="^unknown encoder 'vgg'; use one of dim-conv, resnet18, mlp$"
+        InputError, match="^unknown encoder 'vgg'; use one of dim-conv, resnet18, mlp, patch-dim$"
     ):
         make_encoder("vgg")
     with pytest.raises(

@@ -387,7 +387,9 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         help="image folder, .tar(.gz) of one, cifar10, cifar100 or digits; for cpc-seq: "
         "markov (built-in) or an (N, T, D) .npy / .npz with x (and labels)",
     )
-    parser.add_argument("--encoder", help="dim-conv (default), resnet18 or mlp")
+    parser.add_argument(
+        "--encoder", help="dim-conv (default), resnet18, mlp, or patch-dim (cpc's default)"
+    )
     budget = parser.add_argument_group("budget (the first reached stops the run)")
     budget.add_argument("--epochs", type=_positive_int, help="passes over the data")
     budget.add_argument("--minutes", type=float, help="minutes of training")
@@ -600,7 +602,7 @@ COMMANDS: dict[str, Command] = {
     "train": Command(
         "train",
         "learn an encoder by maximising MI (dim-local, dim-global, dim, simclr, demi, "
-        "multiview, cpc-seq)",
+        "multiview, cpc, cpc-seq)",
         _train_arguments,
         _run_train,
     ),

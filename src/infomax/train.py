@@ -67,7 +67,8 @@ class TrainConfig:
     Attributes:
         method: a name of :data:`infomax.methods.METHODS`.
         data: a data source for :func:`infomax.data.load_dataset`.
-        encoder: a name of :data:`infomax.nets.ENCODERS`.
+        encoder: a name of :data:`infomax.nets.ENCODERS` (None: "dim-conv", or the
+            encoder the method needs, e.g. "patch-dim" for "cpc").
         epochs: passes over the data (None: no epoch limit).
         minutes: training-time budget (None: none).
         max_steps: optimiser-step budget (None: none).
@@ -91,7 +92,7 @@ class TrainConfig:
 
     method: str
     data: str
-    encoder: str = "dim-conv"
+    encoder: str | None = None
     epochs: int | None = None
     minutes: float | None = None
     max_steps: int | None = None
@@ -260,12 +261,12 @@ class _Setup:
 
 def _setup_images(config: TrainConfig, progress: bool | None) -> _Setup:
     from infomax.data import load_dataset
-    from infomax.methods import make_method
+    from infomax.methods import METHOD_ENCODERS, make_method
 
     dataset = load_dataset(config.data, "train", size=config.image_size, progress=progress)
     channels, height, width = dataset.image_shape
     encoder_config = {
-        "encoder": config.encoder,
+        "encoder": config.encoder or METHOD_ENCODERS.get(config.method, "dim-conv"),
         "encoder_options": config.encoder_options,
         "in_channels": channels,
         "image_size": [height, width],

@@ -9,7 +9,12 @@ demi        DEMI: views x, y and a sub-view x' of x; InfoNCE(x', y) plus the
             conditional term I(x; y | x') (I_BO by default, ``conditional="is"``)
 multiview   the same three views with InfoNCE(x', y) + InfoNCE(x, y): DEMI's
             baseline without the conditional term
+cpc         CPC on a grid of image patches (needs the ``patch-dim`` encoder,
+            which ``infomax train cpc`` picks by default)
 ==========  ===============================================================
+
+(``cpc-seq``, CPC on sequences, has no image encoder: see
+:class:`infomax.methods.cpc.CPCSequence` and ``infomax train cpc-seq``.)
 
 :func:`make_method` builds one by name around an encoder; every method has
 ``make_views(uint8 batch) -> views`` and ``loss(views) -> MethodOutput``.
@@ -25,6 +30,7 @@ from torch import nn
 
 from infomax.data.augment import Augment
 from infomax.methods.base import GradientReversal, Method, MethodOutput
+from infomax.methods.cpc import CPCImage, CPCSequence
 from infomax.methods.demi import DEMI, MultiViewInfoNCE, SubView
 from infomax.methods.dim import PRESETS as DIM_PRESETS
 from infomax.methods.dim import DeepInfoMax, dim_objective
@@ -33,6 +39,8 @@ from infomax.validation import InputError
 
 __all__ = [
     "DEMI",
+    "CPCImage",
+    "CPCSequence",
     "METHODS",
     "DeepInfoMax",
     "GradientReversal",
@@ -54,7 +62,11 @@ METHODS: dict[str, tuple[type[Method], dict[str, Any], str]] = {
     "simclr": (SimCLR, {}, "simclr"),
     "demi": (DEMI, {}, "simclr"),
     "multiview": (MultiViewInfoNCE, {}, "simclr"),
+    "cpc": (CPCImage, {}, "crop"),
 }
+
+#: Methods that need a particular encoder, and the one ``infomax train`` picks for them.
+METHOD_ENCODERS: dict[str, str] = {"cpc": "patch-dim"}
 
 
 def make_method(

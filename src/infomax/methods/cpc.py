@@ -1,5 +1,6 @@
-"""Contrastive Predictive Coding (van den Oord et al., 2018) on sequences.
+"""Contrastive Predictive Coding (van den Oord et al., 2018) on sequences and on images.
 
+**Sequences** (:class:`CPCSequence`):
 An encoder ``g_enc`` maps each observation ``x_t`` to ``z_t``; a GRU
 ``g_ar`` summarises ``z_1..z_t`` into a context ``c_t``; for each prediction
 step ``k`` a bilinear map ``W_k`` scores ``f_k(c_t, z) = z^T W_k c_t``. The
@@ -7,6 +8,15 @@ InfoNCE loss of step ``k`` asks ``c_t`` to pick the true ``z_{t+k}`` out of
 every ``z`` of the batch (all sequences, all time steps), so its MI estimate
 ``log(B T) - loss_k`` is at most ``log(B T)`` nats. The GRU runs forward
 only: ``c_t`` never sees ``x_{t+1}`` or later (tested).
+
+**Images** (:class:`CPCImage`): the image is cut into a grid of overlapping
+patches (8x8 at stride 4 on 32x32: a 7x7 grid), a :class:`~infomax.nets.PatchEncoder`
+embeds each patch (``z``, the grid of (B, Z, G, G)), and a stack of
+row-causal convolutions (each output row sees its own row and the rows above,
+all columns: a masked convolution over rows) gives the context ``c``. Step
+``k`` predicts the patch ``k`` rows below from ``c`` with ``W_k``; negatives are
+every patch of the batch. The same :func:`cpc_step_losses` runs with each grid
+column as a sequence over rows.
 """
 
 from __future__ import annotations
@@ -17,11 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomax.data.augment import Augment
 from infomax.distributed import gather
 from infomax.methods.base import Method, MethodOutput
 from infomax.validation import InputError
 
-__all__ = ["CPCSequence", "cpc_step_losses"]
+__all__ = ["CPCImage", "CPCSequence", "RowCausalConv", "cpc_step_losses"]
 
 
 def cpc_step_losses(
@@ -119,4 +130,86 @@ class CPCSequence(Method):
         losses = cpc_step_losses(c, z, self.predictors)
         cap = math.log(z.shape[0] * z.shape[1])
         metrics = {f"mi_k{k}": cap - loss.detach() for k, loss in enumerate(losses, start=1)}
+        return MethodOutput(torch.stack(losses).mean(), metrics, features)
+
+
+class RowCausalConv(nn.Module):
+    """A 3x3-wide convolution whose output row r sees input rows r - 2 .. r (never below).
+
+    Shapes:
+        (B, C_in, G_h, G_w) -> (B, C_out, G_h, G_w).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, rows: int = 3) -> None:
+        super().__init__()
+        self.rows = rows
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=(rows, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # pad: 1 column left and right, rows - 1 rows on top, none below
+        return self.conv(F.pad(x, (1, 1, self.rows - 1, 0)))
+
+
+class CPCImage(Method):
+    """CPC on the patch grid of an image (see the module docstring).
+
+    Args:
+        encoder: a :class:`~infomax.nets.PatchEncoder` (``make_encoder("patch-dim")``).
+        augment: one view per image (crop and flip by default).
+        context_dim: channels of the context network.
+        layers: row-causal convolution layers (each with a residual connection).
+        steps: rows ahead to predict (K < grid height).
+        probe_layer: encoder layer handed to the online probe.
+
+    Shapes:
+        input of :meth:`forward`: views ``[(B, C, H, W)]``.
+        :attr:`MethodOutput.metrics`: ``mi_k1 .. mi_kK`` (nats), each at most
+        ``log(B G_h G_w)``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        augment: Augment | None,
+        context_dim: int = 128,
+        layers: int = 3,
+        steps: int = 3,
+        probe_layer: str = "conv",
+    ) -> None:
+        from infomax.nets.patches import PatchEncoder
+
+        if not isinstance(encoder, PatchEncoder):
+            raise InputError(
+                f"cpc needs the patch-dim encoder (a grid of patch embeddings), got "
+                f"{type(encoder).__name__}"
+            )
+        super().__init__(encoder, augment, probe_layer)
+        z_dim, grid_rows, _ = encoder.local_shape
+        if not 1 <= steps < grid_rows:
+            raise InputError(f"steps must be in 1..{grid_rows - 1} for a {grid_rows}-row grid")
+        self.inp = nn.Conv2d(z_dim, context_dim, 1)
+        self.context = nn.ModuleList(RowCausalConv(context_dim, context_dim) for _ in range(layers))
+        self.predictors = nn.ModuleList(
+            nn.Linear(context_dim, z_dim, bias=False) for _ in range(steps)
+        )
+
+    def contexts(self, z: torch.Tensor) -> torch.Tensor:
+        """Row-causal context (B, C, G_h, G_w) of a patch-embedding grid (B, Z, G_h, G_w)."""
+        c = self.inp(z)
+        for layer in self.context:
+            c = c + layer(F.relu(c))
+        return c
+
+    def loss(self, views: list[torch.Tensor]) -> MethodOutput:
+        """Mean InfoNCE over the steps; each grid column is a sequence over rows."""
+        out = self.encoder(views[0])
+        z = out.local  # (B, Z, G_h, G_w)
+        c = self.contexts(z)
+        # columns as sequences: (B G_w, G_h, dim)
+        z_seq = gather(z.permute(0, 3, 2, 1).reshape(-1, z.shape[2], z.shape[1]))
+        c_seq = gather(c.permute(0, 3, 2, 1).reshape(-1, c.shape[2], c.shape[1]))
+        losses = cpc_step_losses(c_seq, z_seq, self.predictors)
+        cap = math.log(z_seq.shape[0] * z_seq.shape[1])
+        metrics = {f"mi_k{k}": cap - loss.detach() for k, loss in enumerate(losses, start=1)}
+        features = out.layer(self.probe_layer).detach()
         return MethodOutput(torch.stack(losses).mean(), metrics, features)

@@ -11,6 +11,8 @@ name       class                          for
 dim-conv   :class:`DIMConvEncoder`        the DIM paper's 32x32 conv net (4.9M)
 resnet18   :class:`ResNet18`              CIFAR ResNet-18 (11.2M)
 mlp        :class:`MLPEncoder`            small inputs such as the 8x8 digits
+patch-dim  :class:`PatchEncoder`          the DIM conv net on a grid of patches
+                                          (CPC on images)
 =========  =============================  ====================================
 """
 
@@ -25,6 +27,7 @@ from torch import nn
 from infomax.nets.base import LAYERS, EncoderOutput, check_images
 from infomax.nets.dim_conv import DIMConvEncoder
 from infomax.nets.mlp import MLPEncoder
+from infomax.nets.patches import PatchEncoder
 from infomax.nets.resnet import BasicBlock, ResNet18
 from infomax.validation import InputError
 
@@ -35,6 +38,7 @@ __all__ = [
     "DIMConvEncoder",
     "EncoderOutput",
     "MLPEncoder",
+    "PatchEncoder",
     "ResNet18",
     "check_images",
     "count_parameters",
@@ -46,6 +50,7 @@ ENCODERS: dict[str, type[nn.Module]] = {
     "dim-conv": DIMConvEncoder,
     "resnet18": ResNet18,
     "mlp": MLPEncoder,
+    "patch-dim": PatchEncoder,
 }
 _ALIASES = {"dim": "dim-conv", "conv": "dim-conv", "resnet-18": "resnet18"}
 
