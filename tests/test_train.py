@@ -52,7 +52,16 @@ def losses(run: Path) -> list[float]:
 
 @pytest.mark.parametrize(
     ("method", "options"),
-    [("dim-local", {}), ("dim-local", {"estimator": "jsd"}), ("dim-global", {}), ("simclr", {})],
+    [
+        ("dim-local", {}),
+        ("dim-local", {"estimator": "jsd"}),
+        ("dim-global", {}),
+        ("simclr", {}),
+        ("demi", {"conditional": "bo"}),
+        ("demi", {"conditional": "is"}),
+        ("multiview", {}),
+        ("cpc", {"steps": 2, "context_dim": 32}),
+    ],
 )
 def test_each_method_lowers_its_loss(tmp_path: Path, method: str, options: dict) -> None:
     options = {**options, "critic_dim": 64} if method.startswith("dim") else options
