@@ -114,6 +114,22 @@ def run_probes(args: argparse.Namespace) -> None:
         record("random-encoder", result, {})
     if "raw-pixels" not in results:
         record("raw-pixels", evaluate_pixels(train_data, test_data, probe=args.probe), {})
+    print_table(results)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """A Markdown table of probe accuracy with each run's pre-training figures."""
+    print("| run | linear probe (conv) | steps | epochs | images/s | views share |")
+    print("|---|---|---|---|---|---|")
+    for name, row in results.items():
+        done = row.get("pretrain")
+        figures = (
+            f"{done['steps']} | {done['steps'] * 128 / 50000:.1f} | "
+            f"{done['images_per_second']:.0f} | {done['view_share']:.1%}"
+            if done
+            else "- | - | - | -"
+        )
+        print(f"| {name} | {100 * row['accuracy']:.2f}% | {figures} |")
 
 
 def main() -> None:
