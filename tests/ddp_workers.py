@@ -31,6 +31,12 @@ def build_method(name: str, options: dict[str, Any]) -> torch.nn.Module:
     torch.manual_seed(0)
     if name == "cpc-seq":
         return CPCSequence(input_dim=3, hidden=8, z_dim=4, context_dim=6, steps=2)
+    if name == "cpc":  # 3x3 grid of 4x4 patches
+        patches = make_encoder(
+            "patch-dim", in_channels=1, image_size=8, out_dim=6, patch=4, stride=2,
+            widths=(4,), fc_dim=8,
+        )  # fmt: skip
+        return make_method(name, patches, image_size=8, augment="none", **options)
     encoder = make_encoder("dim-conv", in_channels=1, image_size=8, widths=(4, 8), fc_dim=16)
     return make_method(name, encoder, image_size=8, augment="none", **options)
 

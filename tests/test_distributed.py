@@ -31,6 +31,7 @@ CASES = [
     ("demi", {"conditional": "is", "hidden_dim": 16, "projection_dim": 8}),
     ("multiview", {"hidden_dim": 16, "projection_dim": 8}),
     ("cpc-seq", {}),
+    ("cpc", {"context_dim": 8, "steps": 2}),
 ]
 
 
