@@ -10,6 +10,15 @@ import torch
 import torch.distributed as dist
 
 
+def teardown_process() -> None:
+    """Leave the group in step: both ranks done, DDP's reducer gone, then destroy."""
+    import gc
+
+    dist.barrier()
+    gc.collect()
+    dist.destroy_process_group()
+
+
 def setup_process(rank: int, world_size: int, rendezvous: str) -> None:
     """Join a gloo group through a file, with torchrun's environment variables set."""
     os.environ.update(
@@ -67,7 +76,8 @@ def loss_and_gradients(
     if rank == 0:
         grads = {k: p.grad.clone() for k, p in method.named_parameters() if p.grad is not None}
         torch.save({"loss": output.loss.detach(), "grads": grads}, out)
-    dist.destroy_process_group()
+    del model, output
+    teardown_process()
 
 
 def train_worker(
@@ -78,7 +88,7 @@ def train_worker(
 
     setup_process(rank, world_size, rendezvous)
     train(TrainConfig(**config), Path(run), progress=False)
-    dist.destroy_process_group()
+    teardown_process()
 
 
 def estimate_worker(rank: int, world_size: int, rendezvous: str, out: str) -> None:
@@ -91,4 +101,4 @@ def estimate_worker(rank: int, world_size: int, rendezvous: str, out: str) -> No
     result = estimate_mi(x, y, steps=60, batch_size=128, seed=0, progress=False)
     if rank == 0:
         torch.save({"mi": torch.tensor(result.mi), "history": torch.as_tensor(result.history)}, out)
-    dist.destroy_process_group()
+    teardown_process()
