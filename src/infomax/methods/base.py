@@ -9,7 +9,7 @@ from torch import nn
 
 from infomax.data.augment import Augment
 
-__all__ = ["Method", "MethodOutput", "GradientReversal"]
+__all__ = ["GradientReversal", "Method", "MethodOutput", "projection_head"]
 
 
 @dataclass
@@ -87,3 +87,13 @@ class GradientReversal(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _Reverse.apply(x)
+
+
+def projection_head(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
+    """SimCLR's projection head: Linear (no bias), BatchNorm, ReLU, Linear; (B, in) -> (B, out)."""
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden_dim, bias=False),
+        nn.BatchNorm1d(hidden_dim),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden_dim, out_dim),
+    )

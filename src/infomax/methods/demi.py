@@ -40,7 +40,7 @@ from infomax.bounds import infonce
 from infomax.conditional import importance_sampled_infonce
 from infomax.data.augment import Augment
 from infomax.distributed import gather
-from infomax.methods.base import Method, MethodOutput
+from infomax.methods.base import Method, MethodOutput, projection_head
 from infomax.validation import InputError
 
 __all__ = ["CONDITIONALS", "SUBVIEWS", "DEMI", "MultiViewInfoNCE", "SubView"]
@@ -113,12 +113,7 @@ class _ThreeViews(Method):
         scale = (float(subview_scale[0]), float(subview_scale[1])) if subview_scale else None
         self.subview = SubView(subview, scale, augment.size)
         self.temperature = float(temperature)
-        self.head = nn.Sequential(
-            nn.Linear(int(encoder.out_dim), hidden_dim, bias=False),
-            nn.BatchNorm1d(hidden_dim),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, projection_dim),
-        )
+        self.head = projection_head(int(encoder.out_dim), hidden_dim, projection_dim)
 
     def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
         """``[x, y, x']``: two augmentations and a sub-view of the first, each (B, C, H, W)."""

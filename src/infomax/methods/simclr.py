@@ -15,7 +15,7 @@ from torch import nn
 
 from infomax.data.augment import Augment
 from infomax.distributed import gather
-from infomax.methods.base import Method, MethodOutput
+from infomax.methods.base import Method, MethodOutput, projection_head
 from infomax.validation import InputError
 
 __all__ = ["SimCLR", "nt_xent"]
@@ -88,12 +88,7 @@ class SimCLR(Method):
             raise InputError(f"temperature must be positive, got {temperature}")
         self.temperature = float(temperature)
         out_dim = int(encoder.out_dim)
-        self.head = nn.Sequential(
-            nn.Linear(out_dim, hidden_dim, bias=False),
-            nn.BatchNorm1d(hidden_dim),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, projection_dim),
-        )
+        self.head = projection_head(out_dim, hidden_dim, projection_dim)
 
     def loss(self, views: list[torch.Tensor]) -> MethodOutput:
         """NT-Xent on two views, each (B, C, H, W), encoded in one pass."""
