@@ -34,6 +34,21 @@ RUNS: dict[str, tuple[str, dict[str, Any]]] = {
     "demi-bo": ("demi", {"lr": 1e-3, "method_options": {"conditional": "bo"}}),
     "demi-is": ("demi", {"lr": 1e-3, "method_options": {"conditional": "is"}}),
     "multiview": ("multiview", {"lr": 1e-3}),
+    # DIM(G) with y of one view against the feature map of another (SimCLR's views).
+    "dim-global-2view": (
+        "dim-global",
+        {"lr": 5e-4, "augment": "simclr", "method_options": {"estimator": "infonce", "views": 2}},
+    ),
+    "dim-global-2view-g01": (
+        "dim-global",
+        {
+            "lr": 5e-4,
+            "augment": "simclr",
+            "method_options": {"estimator": "infonce", "views": 2, "gamma": 0.1},
+        },
+    ),
+    # CPC on the patch grid: the DIM conv layers applied to each 8x8 patch (patch-dim).
+    "cpc": ("cpc", {"lr": 1e-3}),
 }
 
 #: The runs of the representation-learning comparison (the default of --runs).
@@ -102,16 +117,26 @@ def run_probes(args: argparse.Namespace) -> None:
             mean=config["mean"], std=config["std"], seed=args.seed,
         )  # fmt: skip
         record(name, result, {"pretrain": summary})
-    first = next((args.out / f"{n}-s{args.seed}" for n in args.runs), None)
-    if "random-encoder" not in results and first is not None and (first / "config.json").is_file():
+    # One randomly initialised baseline per encoder among the runs (cpc uses patch-dim).
+    seen: set[str] = set()
+    for name in args.runs:
+        run = args.out / f"{name}-s{args.seed}"
+        if not (run / "config.json").is_file():
+            continue
+        config = read_config(run)
+        encoder_name = config["encoder"]
+        key = "random-encoder" if encoder_name == "dim-conv" else f"random-{encoder_name}"
+        if encoder_name in seen or key in results:
+            seen.add(encoder_name)
+            continue
+        seen.add(encoder_name)
         torch.manual_seed(args.seed)
-        config = read_config(first)
         encoder = build_encoder(config)
         result = evaluate_encoder(
             encoder, train_data, test_data, probe=args.probe, layer=args.layer,
             mean=config["mean"], std=config["std"], seed=args.seed, recalibrate=True,
         )  # fmt: skip
-        record("random-encoder", result, {})
+        record(key, result, {})
     if "raw-pixels" not in results:
         record("raw-pixels", evaluate_pixels(train_data, test_data, probe=args.probe), {})
     print_table(results)

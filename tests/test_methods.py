@@ -126,6 +126,7 @@ def test_gradient_reversal_negates_only_the_gradient() -> None:
         ("dim-local", {"estimator": "jsd"}),
         ("dim-global", {"estimator": "dv"}),
         ("dim", {}),
+        ("dim-global", {"views": 2}),
         ("simclr", {}),
     ],
 )
@@ -143,6 +144,27 @@ def test_every_method_gives_a_finite_loss_with_gradients_for_the_encoder(
     grads = [p.grad for p in method.encoder.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(float(g.abs().sum()) > 0 for g in grads if g is not None)
+
+
+@pytest.mark.parametrize("name", ["dim-global", "dim-local"])
+def test_two_view_dim_reduces_to_one_view_on_identical_views_and_is_symmetric(name: str) -> None:
+    """y of one view against the map of the other: with x twice it is the one-view loss."""
+    torch.manual_seed(0)
+    encoder = make_encoder("dim-conv", in_channels=1, image_size=16, widths=(8, 16), fc_dim=32)
+    two = make_method(name, encoder, image_size=16, views=2, gamma=0.0)
+    one = make_method(name, encoder, image_size=16, views=1, gamma=0.0)
+    one.load_state_dict(two.state_dict())
+    assert two.num_views == 2 and one.num_views == 1
+    images = torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8)
+    a, b = two.make_views(images)
+    assert not torch.equal(a, b)
+    same = two.loss([a, a]).loss
+    torch.testing.assert_close(same, one.loss([a]).loss, rtol=1e-5, atol=1e-6)
+    # Swapping the views swaps the two directions, whose losses are averaged.
+    torch.testing.assert_close(two.loss([a, b]).loss, two.loss([b, a]).loss, rtol=1e-5, atol=1e-6)
+    assert float((two.loss([a, b]).loss - same).detach().abs()) > 1e-4
+    with pytest.raises(InputError, match="views=1 or views=2"):
+        make_method(name, encoder, image_size=16, views=3)
 
 
 def test_dim_prior_discriminator_and_encoder_pull_opposite_ways() -> None:

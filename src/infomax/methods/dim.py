@@ -29,7 +29,14 @@ dv        Donsker-Varadhan: ``mean(pos) - log mean exp(neg)``
 ========  ==================================================================
 
 The paper's presets: DIM(G) = ``alpha=1, beta=0, gamma=1``; DIM(L) =
-``alpha=0, beta=1, gamma=0.1``. The paper's critics use 2048 units; the
+``alpha=0, beta=1, gamma=0.1``.
+
+Two views (``views=2``, as in augmented multiscale DIM, Bachman et al. 2019):
+``y`` of one augmented view is scored against the feature map of the other
+view, in both directions (the loss is their mean). With one view, ``y`` is a
+deterministic function of the very map it is contrasted with, and the global
+critic can solve its task without the encoder learning anything about the
+image content; across views it must find what two augmentations share. The paper's critics use 2048 units; the
 default here is 512 to fit a CPU budget (``critic_dim``).
 """
 
@@ -144,10 +151,12 @@ class DeepInfoMax(Method):
         gamma: weight of prior matching (0 turns the discriminator off).
         estimator: "infonce", "jsd" or "dv" (see the module docstring).
         critic_dim: width of the critics' embeddings.
+        views: 1 (the paper) or 2 (``y`` of each view against the feature map
+            of the other; see the module docstring).
         probe_layer: encoder layer handed to the online probe.
 
     Shapes:
-        input of :meth:`forward`: (B, C, H, W) uint8 images.
+        input of :meth:`forward`: ``views`` float views, each (B, C, H, W).
         :attr:`MethodOutput.metrics`: ``global_mi``, ``local_mi`` (nats),
         ``prior_loss``, ``prior_accuracy`` (the discriminator's), as enabled.
     """
@@ -163,9 +172,13 @@ class DeepInfoMax(Method):
         gamma: float = 0.1,
         estimator: str = "infonce",
         critic_dim: int = 512,
+        views: int = 1,
         probe_layer: str = "conv",
     ) -> None:
         super().__init__(encoder, augment, probe_layer)
+        if views not in (1, 2):
+            raise InputError(f"DIM takes views=1 or views=2, got {views}")
+        self.num_views = int(views)
         if estimator not in ESTIMATORS:
             raise InputError(
                 f"unknown DIM estimator {estimator!r}; use one of {', '.join(ESTIMATORS)}"
@@ -194,26 +207,49 @@ class DeepInfoMax(Method):
         else:
             self.discriminator = None
 
+    def _term(
+        self,
+        embed_y: nn.Module,
+        embed_map: nn.Module,
+        ys: list[torch.Tensor],
+        maps: list[torch.Tensor],
+        local: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One MI term, averaged over the (y view, map view) pairings; ``(loss, mi)``."""
+        pairs = [(0, 0)] if len(ys) == 1 else [(0, 1), (1, 0)]
+        losses, estimates = [], []
+        for a, b in pairs:
+            u = gather(embed_y(ys[a]) * self.scale)  # (B, D), B = global batch
+            if local:
+                v = gather(embed_map(maps[b]))  # (B, D, L)
+                scores = torch.einsum("id,jdl->ijl", u, v)  # (B, B, L)
+            else:
+                scores = u @ gather(embed_map(maps[b].flatten(1))).T  # (B, B)
+            loss, mi = dim_objective(scores, self.estimator)
+            losses.append(loss)
+            estimates.append(mi)
+        return torch.stack(losses).mean(), torch.stack(estimates).mean()
+
     def loss(self, views: list[torch.Tensor]) -> MethodOutput:
-        """DIM's loss on one view (B, C, H, W) float."""
-        out = self.encoder(views[0])
-        feature_map, y = out.local, out.y
-        total = y.new_zeros(())
+        """DIM's loss on ``num_views`` views, each (B, C, H, W) float."""
+        if len(views) != self.num_views:
+            raise InputError(f"DIM with views={self.num_views} got {len(views)} views")
+        batch = views[0].shape[0]
+        out = self.encoder(torch.cat(views) if len(views) > 1 else views[0])
+        ys = list(out.y.split(batch))
+        maps = list(out.local.split(batch))
+        total = out.y.new_zeros(())
         metrics: dict[str, torch.Tensor] = {}
         if self.global_y is not None and self.global_map is not None:
-            u = gather(self.global_y(y) * self.scale)  # (B, D), B = global batch
-            scores = u @ gather(self.global_map(feature_map.flatten(1))).T  # (B, B)
-            loss, mi = dim_objective(scores, self.estimator)
+            loss, mi = self._term(self.global_y, self.global_map, ys, maps, local=False)
             total = total + self.alpha * loss
             metrics["global_mi"] = mi
         if self.local_y is not None and self.local_map is not None:
-            u = gather(self.local_y(y) * self.scale)  # (B, D), B = global batch
-            v = gather(self.local_map(feature_map))  # (B, D, L)
-            scores = torch.einsum("id,jdl->ijl", u, v)  # (B, B, L)
-            loss, mi = dim_objective(scores, self.estimator)
+            loss, mi = self._term(self.local_y, self.local_map, ys, maps, local=True)
             total = total + self.beta * loss
             metrics["local_mi"] = mi
         if self.discriminator is not None:
+            y = out.y
             fake = gather(self.discriminator(self.reverse(torch.sigmoid(y))).squeeze(-1))
             real = gather(self.discriminator(torch.rand_like(y)).squeeze(-1))
             prior = F.softplus(-real).mean() + F.softplus(fake).mean()
@@ -221,5 +257,5 @@ class DeepInfoMax(Method):
             metrics["prior_loss"] = prior.detach()
             correct = torch.cat([real > 0, fake < 0]).float().mean()
             metrics["prior_accuracy"] = correct.detach()
-        features = out.layer(self.probe_layer).detach()
+        features = out.layer(self.probe_layer)[:batch].detach()
         return MethodOutput(total, metrics, features)
