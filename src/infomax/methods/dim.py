@@ -36,8 +36,10 @@ Two views (``views=2``, as in augmented multiscale DIM, Bachman et al. 2019):
 view, in both directions (the loss is their mean). With one view, ``y`` is a
 deterministic function of the very map it is contrasted with, and the global
 critic can solve its task without the encoder learning anything about the
-image content; across views it must find what two augmentations share. The paper's critics use 2048 units; the
-default here is 512 to fit a CPU budget (``critic_dim``).
+image content; across views it must find what two augmentations share.
+
+The paper's critics use 2048 units; the default here is 512 to fit a CPU
+budget (``critic_dim``).
 """
 
 from __future__ import annotations
