@@ -12,11 +12,9 @@ import torch.distributed as dist
 
 def teardown_process() -> None:
     """Leave the group in step: both ranks done, DDP's reducer gone, then destroy."""
-    import gc
+    from infomax.distributed import leave
 
-    dist.barrier()
-    gc.collect()
-    dist.destroy_process_group()
+    leave()
 
 
 def setup_process(rank: int, world_size: int, rendezvous: str) -> None:

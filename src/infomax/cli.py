@@ -443,6 +443,10 @@ def _run_train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     out = Path(args.out) if args.out else Path("runs") / args.method
     result = train(config, out, resume=args.resume, progress=False if args.no_progress else None)
+    if result.signal is None:
+        from infomax.distributed import leave
+
+        leave()  # under torchrun: exit the process group cleanly
     if args.json:
         print(_dump_json(result_to_json(result)))
     else:

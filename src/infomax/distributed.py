@@ -40,6 +40,7 @@ __all__ = [
     "gather",
     "init_from_environment",
     "is_distributed",
+    "leave",
 ]
 
 
@@ -84,6 +85,20 @@ def init_from_environment(device: str = "cpu") -> World:
             torch.cuda.set_device(local_rank)
         dist.init_process_group("nccl" if cuda else "gloo")
     return World(rank, world_size, local_rank)
+
+
+def leave() -> None:
+    """Leave torchrun's process group in step (barrier, then destroy); no-op without one.
+
+    Call it once the training objects (DDP's reducer) are gone, on the success
+    path only: after an error on one rank the barrier would wait for ever.
+    """
+    if dist.is_available() and dist.is_initialized():
+        import gc
+
+        dist.barrier()
+        gc.collect()  # a DDP reducer still referenced from a cycle would outlive the group
+        dist.destroy_process_group()
 
 
 class _Gather(torch.autograd.Function):
