@@ -50,6 +50,24 @@ def test_train_human_summary_names_the_run_folder(
     assert "simclr: 2 steps" in out and f"infomax eval {run}" in out
 
 
+@pytest.mark.parametrize("subview", ["cutout", "crop"])
+def test_train_demi_takes_the_subview_and_dim_takes_two_views(
+    subview: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = [a for a in SMALL if a not in ("--option", "critic_dim=32")]
+    run = tmp_path / "demi"
+    argv = ["train", "demi", *plain, "--subview", subview, "--steps", "1", "--out", str(run)]
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 1
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["method_options"]["subview"] == subview
+    two = tmp_path / "dimg"
+    options = ["--option", "critic_dim=32,views=2"]
+    argv = ["train", "dim-global", *plain, *options, "--steps", "1", "--out", str(two)]
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -59,6 +77,7 @@ def test_train_human_summary_names_the_run_folder(
         (["train", "simclr", "--data", "digits", "--option", "tau=1"], "no option 'tau'"),
         (["train", "dim-local", "--data", "digits", "--resume", "--out", "/nonexistent/run"],
          "cannot resume"),
+        (["train", "simclr", "--data", "digits", "--subview", "crop"], "no option 'subview'"),
         (["eval", "/nonexistent/run"], "no run folder"),
         (["eval", ".", "--pixels", "--random-init"], "cannot be combined"),
     ],

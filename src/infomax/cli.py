@@ -401,6 +401,11 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", help="augmentation preset replacing the method's own")
     parser.add_argument("--estimator", help="DIM's MI estimator: infonce (default), jsd or dv")
     parser.add_argument(
+        "--subview",
+        choices=("cutout", "crop"),
+        help="demi and multiview: the sub-view x' of x, a cutout (default) or a smaller crop",
+    )
+    parser.add_argument(
         "--option",
         metavar="NAME=VALUE,...",
         help="further method options, e.g. gamma=0,critic_dim=1024 or temperature=0.2",
@@ -427,6 +432,8 @@ def _run_train(args: argparse.Namespace) -> int:
     options = _key_values(args.option) if args.option else {}
     if args.estimator is not None:
         options["estimator"] = args.estimator
+    if args.subview is not None:
+        options["subview"] = args.subview
     settings_encoder = _key_values(args.encoder_option) if args.encoder_option else {}
     settings = _options(
         args,
