@@ -352,6 +352,32 @@ def test_conditional_gaussian_maximum_likelihood_fit() -> None:
         y[:3].numpy(), loc=q.mean(x[:3]).detach().numpy(), scale=q.log_var.exp().sqrt().detach()
     ).sum(1)
     np.testing.assert_allclose(q.log_prob(x[:3], y[:3]).detach().numpy(), expected, rtol=1e-5)
+    # The closed-form fit lands on the same optimum as L-BFGS on the NLL.
+    closed = ConditionalGaussian(2, 3)
+    closed.fit(x, y)
+    torch.testing.assert_close(closed.mean[0].weight, linear.weight, atol=1e-3, rtol=0)
+    torch.testing.assert_close(closed.mean[0].bias, linear.bias, atol=1e-3, rtol=0)
+    torch.testing.assert_close(closed.log_var, q.log_var, atol=1e-3, rtol=0)
+    assert float(closed.nll(x, y)) <= float(q.nll(x, y).detach()) + 1e-5
+    with pytest.raises(ValueError, match="linear mean"):
+        ConditionalGaussian(2, 3, hidden=(4,)).fit(x, y)
+
+
+def test_fit_samplers_recovers_the_true_conditional_of_the_gaussian_task() -> None:
+    """I_VAR's q_k fitted in closed form matches the exact p(y | x[:w_{k-1}])."""
+    generator = torch.Generator().manual_seed(3)
+    rho = torch.full((6,), 0.9)
+    x = torch.randn(20000, 6, generator=generator)
+    y = rho * x + (1 - rho**2).sqrt() * torch.randn(20000, 6, generator=generator)
+    objective = DecomposedObjective(6, 6, [2, 4], conditional="var")
+    assert objective.fit_samplers(x, y) == 2
+    for k, prefix in ((1, 2), (2, 4)):
+        q = objective.samplers[str(k)]
+        truth = GaussianOracle(rho, prefix)
+        x_new, y_new = x[:500], y[:500]
+        gap = q.log_prob(x_new[:, :prefix], y_new) - truth.log_prob(x_new[:, :prefix], y_new)
+        assert float(gap.abs().mean()) < 0.05  # nats per row, over 6 coordinates
+    assert DecomposedObjective(6, 6, [2], conditional="is").fit_samplers(x, y) == 0
 
 
 @pytest.mark.parametrize("name", ["separable", "bilinear", "concat"])

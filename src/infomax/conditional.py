@@ -295,6 +295,46 @@ class ConditionalGaussian(ConditionalSampler):
         """Mean negative log-likelihood ``-mean_i log q(y_i | x'_i)`` (scalar, nats)."""
         return -self.log_prob(x_prime, y).mean()
 
+    @property
+    def linear(self) -> bool:
+        """Whether the mean is one linear map (then :meth:`fit` has a closed form)."""
+        return len(self.mean) == 1
+
+    @torch.no_grad()
+    def fit(self, x_prime: Tensor, y: Tensor, ridge: float = 1e-6) -> None:
+        """Set a linear ``q`` to its maximum-likelihood value on a sample, in closed form.
+
+        The mean is the least-squares regression of ``y`` on ``[x', 1]`` (with a
+        small ridge, relative to the Gram matrix's scale), the variance the mean
+        squared residual per coordinate. Gradient steps at a critic's learning
+        rate take thousands of steps to get there, and a too-wide ``q`` makes
+        I_VAR overestimate (its negatives are then easy to tell from real ``y``).
+
+        Args:
+            x_prime: (N, d_x') sample of the conditioning view.
+            y: (N, d_y) paired sample of ``y``.
+
+        Raises:
+            ValueError: a mean network with hidden layers (fit it by :meth:`nll`).
+        """
+        if not self.linear:
+            raise ValueError("a closed-form fit needs the linear mean (hidden=())")
+        if x_prime.shape[0] != y.shape[0] or x_prime.shape[0] <= x_prime.shape[1] + 1:
+            raise ValueError(
+                f"fit needs more paired rows than x' has columns: {x_prime.shape[0]} rows of "
+                f"{x_prime.shape[1]} columns against {y.shape[0]}"
+            )
+        layer = self.mean[0]
+        assert isinstance(layer, nn.Linear)
+        xs = torch.cat([x_prime, x_prime.new_ones(x_prime.shape[0], 1)], 1).double()
+        gram = xs.T @ xs
+        gram += ridge * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype)
+        coef = torch.linalg.solve(gram, xs.T @ y.double())  # (d_x' + 1, d_y)
+        residual = y.double() - xs @ coef
+        layer.weight.copy_(coef[:-1].T)
+        layer.bias.copy_(coef[-1])
+        self.log_var.copy_(residual.square().mean(0).clamp_min(1e-12).log())
+
     def sample(self, x_prime: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
         """Args: x_prime (B, d_x'), k. Returns: (B, k, d_y), reparameterised."""
         mean = self.mean(x_prime)
@@ -532,7 +572,9 @@ class DecomposedObjective(nn.Module):
       :func:`boosted_conditional_infonce`).
     * ``"var"`` — :func:`conditional_infonce` with negatives from a learned
       :class:`ConditionalGaussian` ``q_k(y | x[:w_{k-1}])``, fitted by maximum
-      likelihood (its NLL is added to the loss; the samples are detached).
+      likelihood: in closed form by :meth:`fit_samplers` before training (a
+      linear ``q``), then by its NLL, which is added to the loss (the samples
+      are detached).
     * ``"oracle"`` — :func:`conditional_infonce` with negatives from
       ``oracle(w_{k-1})``, an exact sampler of ``p(y | x[:w_{k-1}])``.
 
@@ -739,6 +781,27 @@ class DecomposedObjective(nn.Module):
                 objective = objective + estimate
             estimates.append(estimate)
         return objective, estimates, diagnostics
+
+    def fit_samplers(self, x: Tensor, y: Tensor) -> int:
+        """For ``var``: fit every linear ``q_k`` to a sample in closed form (maximum likelihood).
+
+        Call it once before training, on the training rows (or a large fresh
+        sample); the NLL in the loss keeps refining ``q`` afterwards. Samplers
+        with hidden layers are left to the loss.
+
+        Args:
+            x: (N, x_dim) sample of ``x``.
+            y: (N, y_dim) paired sample of ``y``.
+
+        Returns:
+            The number of samplers fitted.
+        """
+        fitted = 0
+        for key, sampler in self.samplers.items():
+            if isinstance(sampler, ConditionalGaussian) and sampler.linear:
+                sampler.fit(x[:, : self.widths[int(key) - 1]], y)
+                fitted += 1
+        return fitted
 
     def training_loss(self, x: Tensor, y: Tensor) -> Tensor:
         """Scalar loss to minimise: minus the sum of every critic's training objective.

@@ -739,6 +739,8 @@ def estimate_mi(
                 critic="separable" if critic == "quadratic" else critic,
                 critic_kwargs=critic_kwargs,
             )
+            # I_VAR: start each q(y | x') at its maximum-likelihood fit on the training rows.
+            objective.fit_samplers(xt[train_idx], yt[train_idx])
         else:
             objective = BoundObjective(
                 xt.shape[1],
