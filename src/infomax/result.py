@@ -20,7 +20,8 @@ class MIEstimate:
         n_train: samples used to fit the critic (0 for closed-form estimators).
         n_heldout: samples the estimate was computed on.
         history: per-step training estimates (nats), empty where nothing trains.
-        heldout_curve: ``(step, heldout estimate)`` pairs measured during training.
+        heldout_curve: ``(step, heldout estimate)`` pairs measured during training
+            (step 0 is the critic before training).
         terms: per-term estimates of a chain-rule (DEMI) decomposition; empty
             for a single-term estimate. Each is a dict with at least ``mi``,
             ``stderr`` and ``name``.
