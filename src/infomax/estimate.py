@@ -53,6 +53,15 @@ Why these defaults (``bound="contrastive_dv"``, ``critic="quadratic"``):
   deviations. Cross terms of squares (``x_k^2 y_l^2``) are left out on
   purpose: on a heavy-tailed copula (Student-t) they gave rare negative
   pairs huge scores and the all-pairs DV fell to -10 nats.
+* **Warm start** (``init="gaussian"``). The quadratic part starts at the log
+  density ratio of a Gaussian fitted to the (rank-transformed) training rows,
+  and that start is the first checkpoint candidate. A large MI needs large
+  coefficients, which Adam reaches only at about ``lr`` per step: from zero
+  the 10-nat task ended at 9.4 after 2500 steps, from the warm start at 10.1
+  in a fraction of the time. Training still decides: the MLP residual and the
+  quadratic part move wherever the data's copula is not Gaussian (the
+  Student-t task: 1.74 from zero, 1.85 warm, true 2.0), and a start worse on
+  the validation rows than a later checkpoint is never reported.
 
 Measured accuracy and wall time of the defaults: ``benchmarks/estimate_accuracy.py``
 (see BENCHMARKS.md). Nothing here knows the true MI or assumes Gaussian data;
