@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/cifar_pretrain.py train --data ../shared/data/cifar10-jpg.tar.gz
     python benchmarks/cifar_pretrain.py probe --data ../shared/data/cifar10-jpg.tar.gz
+    python benchmarks/cifar_pretrain.py summary --seeds 0,1 --runs ...   # mean and spread
 """
 
 from __future__ import annotations
@@ -157,9 +158,41 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"| {name} | {100 * row['accuracy']:.2f}% | {figures} |")
 
 
+def summarise(args: argparse.Namespace) -> None:
+    """Across seeds: each run's probe accuracy per seed, mean and spread (max - min)."""
+    seeds = [int(s) for s in args.seeds.split(",")]
+    tables = {}
+    for seed in seeds:
+        path = args.out / f"probes-s{seed}.json"
+        if path.is_file():
+            tables[seed] = json.loads(path.read_text())
+    names = [n for n in [*args.runs, "random-encoder", "random-patch-dim", "raw-pixels"]
+             if any(n in t for t in tables.values())]  # fmt: skip
+    header = " | ".join(f"seed {s}" for s in seeds)
+    print(f"| run | {header} | mean | spread | images/s | steps |")
+    print(f"|---|{'---|' * len(seeds)}---|---|---|---|")
+    summary: dict[str, Any] = {}
+    for name in names:
+        rows = {s: tables[s][name] for s in seeds if s in tables and name in tables[s]}
+        accuracies = [100 * rows[s]["accuracy"] for s in rows]
+        cells = " | ".join(f"{100 * rows[s]['accuracy']:.2f}%" if s in rows else "-" for s in seeds)
+        pretrain = [rows[s]["pretrain"] for s in rows if "pretrain" in rows[s]]
+        speed = (
+            f"{sum(p['images_per_second'] for p in pretrain) / len(pretrain):.0f} | "
+            f"{sum(p['steps'] for p in pretrain) / len(pretrain):.0f}"
+            if pretrain
+            else "- | -"
+        )
+        mean = sum(accuracies) / len(accuracies)
+        spread = max(accuracies) - min(accuracies)
+        summary[name] = {"accuracies": accuracies, "mean": mean, "spread": spread}
+        print(f"| {name} | {cells} | {mean:.2f}% | {spread:.2f} | {speed} |")
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("phase", choices=("train", "probe"))
+    parser.add_argument("phase", choices=("train", "probe", "summary"))
     parser.add_argument("--data", default="../shared/data/cifar10-jpg.tar.gz")
     parser.add_argument("--out", type=Path, default=Path("runs/cifar"))
     parser.add_argument(
@@ -168,6 +201,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0,1", help="summary: the seeds to put side by side")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--probe", default="linear")
     parser.add_argument("--layer", default="conv")
@@ -179,8 +213,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.phase == "train":
         run_training(args)
-    else:
+    elif args.phase == "probe":
         run_probes(args)
+    else:
+        summarise(args)
 
 
 if __name__ == "__main__":
