@@ -358,7 +358,7 @@ def test_conditional_gaussian_maximum_likelihood_fit() -> None:
     torch.testing.assert_close(closed.mean[0].weight, linear.weight, atol=1e-3, rtol=0)
     torch.testing.assert_close(closed.mean[0].bias, linear.bias, atol=1e-3, rtol=0)
     torch.testing.assert_close(closed.log_var, q.log_var, atol=1e-3, rtol=0)
-    assert float(closed.nll(x, y)) <= float(q.nll(x, y).detach()) + 1e-5
+    assert float(closed.nll(x, y).detach()) <= float(q.nll(x, y).detach()) + 1e-5
     with pytest.raises(ValueError, match="linear mean"):
         ConditionalGaussian(2, 3, hidden=(4,)).fit(x, y)
 
