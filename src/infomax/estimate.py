@@ -617,10 +617,14 @@ def train_objective(
     order = torch.randperm(n_train, generator=generator)
     cursor = 0
     step = 0
+
+    def validation_value() -> float:
+        objective.train(False)
+        terms, _, _, _ = _heldout_terms(objective, x_val, y_val, eval_batch_size)
+        return float(terms.sum())
+
     # The starting point is a candidate too (a warm-started critic may already be good).
-    objective.train(False)
-    terms, _, _, _ = _heldout_terms(objective, x_val, y_val, eval_batch_size)
-    if math.isfinite(initial := float(terms.sum())):
+    if math.isfinite(initial := validation_value()):
         best_value = initial
         curve.append((0, initial))
     with Progress(steps, "estimate", enabled=progress) as bar:
@@ -644,9 +648,7 @@ def train_objective(
             optimizer.step()
             history[step - 1] = -loss.detach()
             if step % eval_every == 0 or step == steps:
-                objective.train(False)
-                terms, _, _, _ = _heldout_terms(objective, x_val, y_val, eval_batch_size)
-                value = float(terms.sum())
+                value = validation_value()
                 curve.append((step, value))
                 if value > best_value:
                     best_value, best_step, stale = value, step, 0
@@ -764,6 +766,8 @@ def estimate_mi(
         )
     if batch_size < 2:
         raise InputError(f"batch_size must be at least 2, got {batch_size}")
+    if init not in ("gaussian", None):
+        raise InputError(f"unknown init {init!r}; choose gaussian or None")
     # DEMI's conditional terms depend on K, so by default they are read out at the training K.
     eval_batch_size = eval_batch_size or (batch_size if subviews else max(batch_size, 1024))
     # The test and validation sets each need at least one evaluation batch of batch_size rows.
@@ -815,8 +819,6 @@ def estimate_mi(
                 critic_kwargs=critic_kwargs,
                 **bound_kwargs,
             )
-            if init not in ("gaussian", None):
-                raise InputError(f"unknown init {init!r}; choose gaussian or None")
             if init == "gaussian" and isinstance(objective.critic, QuadraticSeparableCritic):
                 objective.critic.init_gaussian(xt[train_idx], yt[train_idx])
     fit = train_objective(
