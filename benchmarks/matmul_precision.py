@@ -1,0 +1,96 @@
+"""Would reduced precision speed up the concat critic? Matmul throughput per dtype on this CPU.
+
+The concat staircase step is bound by its hidden-layer matmuls (BENCHMARKS §3):
+8 bounds x 64 x 64 pairs = 32,768 rows through 256x256 layers. This script
+times exactly that shape, as one batched matmul over the 8 models and as a
+forward + backward pass of a two-layer 256-256 ReLU block, in float32,
+bfloat16 and float16. The dtypes are interleaved and each keeps its best of
+``--repeats`` rounds, so a busy machine slows them alike.
+
+Usage::
+
+    .venv/bin/python benchmarks/matmul_precision.py [--threads 1] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+
+import torch
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _best_seconds(fn: Callable[[], object], iters: int) -> float:
+    fn()
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - start) / iters
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", type=int, default=8, help="stacked critics (bounds)")
+    parser.add_argument("--pairs", type=int, default=64 * 64, help="pairs per critic")
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", dest="json_out", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    m, p, w = args.models, args.pairs, args.width
+    base_h = torch.randn(m, p, w)
+    base_w = [torch.randn(m, w, w) / w**0.5 for _ in range(2)]
+    best: dict[str, dict[str, float]] = {name: {} for name in DTYPES}
+    for _ in range(args.repeats):
+        for name, dtype in DTYPES.items():
+            h = base_h.to(dtype)
+            w1, w2 = (t.to(dtype).requires_grad_() for t in base_w)
+            hg = h.clone().requires_grad_()
+
+            def matmul(h: torch.Tensor = h, w1: torch.Tensor = w1) -> object:
+                with torch.no_grad():
+                    return torch.bmm(h, w1)
+
+            def block(
+                hg: torch.Tensor = hg, w1: torch.Tensor = w1, w2: torch.Tensor = w2
+            ) -> object:
+                out = torch.bmm(torch.relu(torch.bmm(hg, w1)), w2)
+                out.float().sum().backward()
+                return out
+
+            for kind, fn, flops in (
+                ("matmul", matmul, 2.0 * m * p * w * w),
+                ("block_fwd_bwd", block, 3 * 2 * 2.0 * m * p * w * w),
+            ):
+                rate = flops / _best_seconds(fn, args.iters) / 1e9
+                best[name][kind] = max(best[name].get(kind, 0.0), rate)
+    print(
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} thread(s); shape ({m}, {p}, {w}) @ ({m}, {w}, {w})\n"
+    )
+    print("| dtype | batched matmul GFLOP/s | 2-layer block fwd+bwd GFLOP/s | vs float32 |")
+    print("|---|---:|---:|---:|")
+    ref = best["float32"]["block_fwd_bwd"]
+    for name, rates in best.items():
+        print(
+            f"| {name} | {rates['matmul']:.0f} | {rates['block_fwd_bwd']:.0f} | "
+            f"{rates['block_fwd_bwd'] / ref:.2f}x |"
+        )
+    if args.json_out:
+        with open(args.json_out, "w") as handle:
+            json.dump(
+                {"config": vars(args), "torch": torch.__version__, "gflops": best}, handle, indent=2
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
