@@ -102,3 +102,92 @@ def test_demo_runs_and_plots(capsys: pytest.CaptureFixture[str], tmp_path) -> No
     out = capsys.readouterr().out
     assert "InfoNCE" in out and "DEMI, I_IS" in out
     assert (tmp_path / "demo.png").stat().st_size > 0
+
+
+def _tiny_demi(**kwargs):
+    settings = {
+        "mis": (4.0,),
+        "batches": (16,),
+        "views": (1, 2),
+        "estimators": ("is", "bo"),
+        "steps": 5,
+        "dim": 4,
+        "optimal_batches": 4,
+        "progress": False,
+    }
+    return run_demi(**{**settings, **kwargs})
+
+
+def test_run_demi_resume_trains_only_missing_cells(tmp_path, monkeypatch) -> None:
+    import infomax.demi_benchmark as bench
+
+    first = _tiny_demi(estimators=("is",), out=tmp_path)
+    assert first["complete"] and len(first["rows"]) == 2  # infonce (n = 1) and is (n = 2)
+    trained = []
+    real = bench.train_cell
+
+    def counting(*args, **kwargs):
+        trained.append(args[:4])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "train_cell", counting)
+    second = _tiny_demi(out=tmp_path, resume=True)
+    assert trained == [(4.0, 16, 2, "bo")]  # the two finished cells were reused
+    assert [r["mi_hat"] for r in second["rows"][:2]] == [r["mi_hat"] for r in first["rows"]]
+    trained.clear()
+    _tiny_demi(out=tmp_path, resume=True, steps=6)  # other steps: nothing is reused
+    assert len(trained) == 3
+
+
+def test_run_demi_writes_partial_results_after_each_cell(tmp_path, monkeypatch) -> None:
+    import infomax.demi_benchmark as bench
+
+    real, calls = bench.train_cell, []
+
+    def failing_second(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "train_cell", failing_second)
+    with pytest.raises(KeyboardInterrupt):
+        _tiny_demi(out=tmp_path)
+    partial = json.loads((tmp_path / "demi.json").read_text())
+    assert partial["complete"] is False
+    assert [r["estimator"] for r in partial["rows"]] == ["infonce"]
+
+
+def test_merge_demi_results_unions_and_replaces() -> None:
+    from infomax.demi_benchmark import merge_demi_results
+
+    def row(mi, views, est, value):
+        return {"mi": mi, "batch": 64, "views": views, "estimator": est, "mi_hat": value}
+
+    config = {"steps": 10, "dim": 20, "seed": 0}
+    a = {"config": config, "rows": [row(20.0, 2, "var", 1.0), row(10.0, 1, "infonce", 2.0)]}
+    b = {"config": config, "rows": [row(20.0, 2, "oracle", 3.0), row(20.0, 2, "var", 4.0)]}
+    merged = merge_demi_results([a, b])
+    assert [(r["mi"], r["estimator"], r["mi_hat"]) for r in merged["rows"]] == [
+        (10.0, "infonce", 2.0),
+        (20.0, "oracle", 3.0),
+        (20.0, "var", 4.0),  # b's row replaced a's
+    ]
+    assert merged["config"]["mis"] == [10.0, 20.0]
+    assert merged["config"]["estimators"] == ["oracle", "var"]
+    with pytest.raises(ValueError, match="different steps"):
+        merge_demi_results([a, {"config": {**config, "steps": 11}, "rows": []}])
+
+
+def test_cli_bench_demi_merge(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    _tiny_demi(estimators=("is",), out=tmp_path / "a")
+    _tiny_demi(views=(2,), estimators=("bo",), out=tmp_path / "b")
+    merge = f"{tmp_path / 'a'},{tmp_path / 'b' / 'demi.json'}"
+    assert main(["bench", "demi", "--merge", merge, "--out", str(tmp_path / "m")]) == 0
+    table = capsys.readouterr().out
+    assert table.count("| 4 | 16 |") == 3
+    assert (tmp_path / "m" / "demi.png").stat().st_size > 0
+    assert main(["bench", "demi", "--merge", str(tmp_path / "missing.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["bench", "demi", "--resume"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err

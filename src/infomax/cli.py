@@ -305,6 +305,16 @@ def _demi_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="write demi.json and demi.png into DIR")
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the cells already in DIR/demi.json (same --steps and --seed)",
+    )
+    parser.add_argument(
+        "--merge",
+        metavar="FILE,...",
+        help="train nothing: merge demi.json files of earlier runs into one table (and --out)",
+    )
 
 
 def _out_dir(text: str | None) -> Path | None:
@@ -315,7 +325,36 @@ def _out_dir(text: str | None) -> Path | None:
     return Path(text)
 
 
+def _merge_demi(args: argparse.Namespace) -> int:
+    from infomax.demi_benchmark import format_demi_table, merge_demi_results, plot_demi
+
+    results = []
+    for name in _name_list(args.merge, "--merge"):
+        path = Path(name)
+        if path.is_dir():
+            path = path / "demi.json"
+        if not path.is_file():
+            raise InputError(f"--merge: no such file: {path}")
+        try:
+            results.append(json.loads(path.read_text()))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InputError(f"--merge: {path} is not a demi.json ({error})") from None
+    try:
+        result = merge_demi_results(results)
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"--merge: {error}") from None
+    out = _out_dir(args.out)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "demi.json").write_text(json.dumps(result, indent=2))
+        plot_demi(result, out / "demi.png")
+    print(_dump_json(result) if args.json else format_demi_table(result))
+    return 0
+
+
 def _run_demi(args: argparse.Namespace) -> int:
+    if args.merge is not None:
+        return _merge_demi(args)
     kwargs: dict[str, Any] = _options(args, ("steps", "seed"))
     if args.mi is not None:
         kwargs["mis"] = _number_list(args.mi, "--mi", float)
@@ -326,6 +365,9 @@ def _run_demi(args: argparse.Namespace) -> int:
     if args.estimators is not None:
         kwargs["estimators"] = _name_list(args.estimators, "--estimators")
     kwargs["out"] = _out_dir(args.out)
+    if args.resume and kwargs["out"] is None:
+        raise InputError("--resume needs --out DIR (the run to resume)")
+    kwargs["resume"] = args.resume
 
     from infomax.demi_benchmark import format_demi_table, run_demi
 

@@ -46,6 +46,7 @@ from infomax.progress import Progress
 __all__ = [
     "ESTIMATORS",
     "format_demi_table",
+    "merge_demi_results",
     "optimal_markdown",
     "optimal_setting",
     "run_demi",
@@ -283,8 +284,15 @@ def run_demi(
     optimal_batches: int = 100,
     out: Path | None = None,
     progress: bool | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """The full synthetic table: trained InfoNCE and DEMI next to their optimal-critic values.
+
+    With ``out``, ``demi.json`` is rewritten after every cell (``"complete":
+    false`` until the last), so an interrupted run keeps what it finished;
+    ``resume=True`` then reuses the cells of an existing ``out/demi.json``
+    trained with the same ``steps``, ``dim`` and ``seed`` instead of training
+    them again.
 
     Args:
         mis: true MI values, nats.
@@ -297,6 +305,7 @@ def run_demi(
         optimal_batches: batches averaged for the optimal-critic values.
         out: directory for ``demi.json`` and ``demi.png``.
         progress: progress bar (None: only on a terminal).
+        resume: reuse finished cells of ``out/demi.json`` (see above).
 
     Returns:
         JSON-ready dict: ``config`` and ``rows`` (one per trained cell, with
@@ -322,9 +331,23 @@ def run_demi(
                 mi, k, list(views), dim, 0.05, optimal_batches, optimal_batches, seed
             ):
                 optimal[(mi, k, int(row["views"]))] = row
-    rows = []
+    config = {
+        "mis": list(mis),
+        "batches": list(batches),
+        "views": list(views),
+        "estimators": list(estimators),
+        "steps": steps,
+        "dim": dim,
+        "seed": seed,
+    }
+    done = _finished_cells(Path(out) / "demi.json", config) if resume and out is not None else {}
+    rows: list[dict[str, Any]] = []
     with Progress(len(cells), "demi", enabled=progress) as bar:
         for mi, k, n, est in cells:
+            if (mi, k, n, est) in done:
+                rows.append(done[(mi, k, n, est)])
+                bar.update(mi=mi, K=k, views=n, est=est, value=rows[-1]["mi_hat"])
+                continue
             row = train_cell(mi, k, n, est, dim=dim, steps=steps, seed=seed)
             reference = optimal[(mi, k, n)]
             # With q exact (a linear Gaussian is the right family here), I_VAR is the oracle.
@@ -340,24 +363,77 @@ def run_demi(
             row["log_k"] = math.log(k)
             rows.append(row)
             bar.update(mi=mi, K=k, views=n, est=est, value=row["mi_hat"])
-    result = {
-        "config": {
-            "mis": list(mis),
-            "batches": list(batches),
-            "views": list(views),
-            "estimators": list(estimators),
-            "steps": steps,
-            "dim": dim,
-            "seed": seed,
-        },
-        "rows": rows,
-    }
+            if out is not None and len(rows) < len(cells):
+                _write_json(Path(out), {"config": config, "rows": rows, "complete": False})
+    result = {"config": config, "rows": rows, "complete": True}
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "demi.json").write_text(json.dumps(result, indent=2))
-        plot_demi(result, out / "demi.png")
+        _write_json(Path(out), result)
+        plot_demi(result, Path(out) / "demi.png")
     return result
+
+
+def _cell_key(row: dict[str, Any]) -> tuple[float, int, int, str]:
+    return (float(row["mi"]), int(row["batch"]), int(row["views"]), str(row["estimator"]))
+
+
+def _write_json(out: Path, result: dict[str, Any]) -> None:
+    """Write ``out/demi.json`` atomically (a killed run never leaves half a file)."""
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / "demi.json.partial"
+    partial.write_text(json.dumps(result, indent=2))
+    partial.replace(out / "demi.json")
+
+
+def _finished_cells(
+    path: Path, config: dict[str, Any]
+) -> dict[tuple[float, int, int, str], dict[str, Any]]:
+    """Cells of an earlier ``demi.json`` that a run with ``config`` may reuse."""
+    if not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    same = all(earlier["config"].get(key) == config[key] for key in ("steps", "dim", "seed"))
+    return {_cell_key(row): row for row in earlier["rows"]} if same else {}
+
+
+def merge_demi_results(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One table from several :func:`run_demi` results (e.g. pieces run in parallel).
+
+    Rows are keyed by (MI, K, n, estimator); a later result's row replaces an
+    earlier one's. The merged ``config`` lists the union of each setting, and
+    ``steps``, ``dim`` and ``seed`` must agree, since cells trained differently
+    do not belong in one table.
+
+    Args:
+        results: dicts as returned by :func:`run_demi` (or read from ``demi.json``).
+
+    Returns:
+        A result dict in the same format, rows sorted by MI, K, n and estimator.
+
+    Raises:
+        ValueError: no results, or results trained with different settings.
+    """
+    if not results:
+        raise ValueError("nothing to merge")
+    first = results[0]["config"]
+    for result in results[1:]:
+        for key in ("steps", "dim", "seed"):
+            if result["config"].get(key) != first.get(key):
+                raise ValueError(
+                    f"cannot merge results with different {key}: "
+                    f"{first.get(key)} and {result['config'].get(key)}"
+                )
+    rows = {_cell_key(row): row for result in results for row in result["rows"]}
+    order = {name: i for i, name in enumerate(("infonce", *ESTIMATORS))}
+    keys = sorted(rows, key=lambda k: (k[0], k[1], k[2], order.get(k[3], len(order))))
+    config = {
+        "mis": sorted({k[0] for k in keys}),
+        "batches": sorted({k[1] for k in keys}),
+        "views": sorted({k[2] for k in keys}),
+        "estimators": [e for e in ESTIMATORS if any(k[3] == e for k in keys)],
+        **{key: first.get(key) for key in ("steps", "dim", "seed")},
+    }
+    complete = all(result.get("complete", True) for result in results)
+    return {"config": config, "rows": [rows[k] for k in keys], "complete": complete}
 
 
 def format_demi_table(result: dict[str, Any]) -> str:
