@@ -846,7 +846,7 @@ def estimate_mi(
         objective, xt[test_idx], yt[test_idx], eval_batch_size
     )
     all_pairs = readout == "all-pairs"
-    return _summarise(
+    result = _summarise(
         objective,
         per_batch,
         diags,
@@ -857,6 +857,48 @@ def estimate_mi(
         extra={"eval_batch_size": eval_batch_size, "preprocess": preprocess, "readout": readout},
         estimate=terms,
     )
+    if isinstance(objective, BoundObjective):
+        result.scorer = _Scorer(objective.critic, px, py, xa.shape[1], ya.shape[1])
+    return result
+
+
+class _Scorer:
+    """Scores new raw rows with a trained critic, preprocessed as its training rows were."""
+
+    def __init__(
+        self,
+        critic: nn.Module,
+        px: Callable[[np.ndarray], np.ndarray],
+        py: Callable[[np.ndarray], np.ndarray],
+        x_dim: int,
+        y_dim: int,
+    ) -> None:
+        self.critic, self.px, self.py = critic, px, py
+        self.x_dim, self.y_dim = x_dim, y_dim
+
+    def _rows(self, data: Any, width: int, name: str) -> np.ndarray:
+        array = np.asarray(data, dtype=np.float64)
+        if array.ndim == 1:
+            array = array[:, None]
+        if array.ndim != 2 or array.shape[1] != width:
+            raise ValueError(f"{name} must have shape (N, {width}), got {array.shape}")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} has NaN or inf values")
+        return array
+
+    @torch.no_grad()
+    def __call__(self, x: Any, y: Any) -> np.ndarray:
+        xs = torch.from_numpy(self.px(self._rows(x, self.x_dim, "x")))
+        ys = torch.from_numpy(self.py(self._rows(y, self.y_dim, "y")))
+        if len(xs) == 0:
+            return np.zeros((0, len(ys)))
+        was_training = self.critic.training
+        self.critic.train(False)
+        try:
+            out = torch.cat([self.critic(xs[i : i + 1024], ys) for i in range(0, len(xs), 1024)])
+        finally:
+            self.critic.train(was_training)
+        return out.double().numpy()
 
 
 def _summarise(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 __all__ = ["MIEstimate"]
 
@@ -26,6 +29,9 @@ class MIEstimate:
             for a single-term estimate. Each is a dict with at least ``mi``,
             ``stderr`` and ``name``.
         info: extra diagnostics (elapsed seconds, best step, warnings, ...).
+
+    A single-bound neural estimate also keeps its trained critic: see
+    :meth:`scores`.
     """
 
     mi: float
@@ -37,6 +43,7 @@ class MIEstimate:
     heldout_curve: list[tuple[int, float]] = field(default_factory=list)
     terms: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    scorer: Callable[[Any, Any], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def mi_bits(self) -> float:
@@ -45,12 +52,45 @@ class MIEstimate:
 
     def to_dict(self, include_curves: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; the training curves only when asked for."""
-        out = asdict(self)
+        scorer, self.scorer = self.scorer, None
+        try:
+            out = asdict(self)
+        finally:
+            self.scorer = scorer
+        out.pop("scorer")
         out["mi_bits"] = self.mi_bits
         if not include_curves:
             out.pop("history")
             out.pop("heldout_curve")
         return out
+
+    def scores(self, x: Any, y: Any) -> np.ndarray:
+        """The trained critic's scores of new rows: every ``x_i`` against every ``y_j``.
+
+        The rows are preprocessed exactly as the training rows were (e.g. the
+        rank transform fitted on them). For a critic trained with a DV-type
+        bound (the default), ``f - log mean_{i != j} exp(f_ij)`` over held-out
+        negatives estimates the pointwise log density ratio
+        ``log p(x, y) / (p(x) p(y))``; the diagonal of ``scores(x, y)`` on
+        paired rows is then a per-sample dependence score.
+
+        Args:
+            x: (N, d_x) rows (array-like).
+            y: (M, d_y) rows.
+
+        Returns:
+            (N, M) float64 scores, nats up to an additive constant.
+
+        Raises:
+            ValueError: the estimator has no single critic (closed-form
+                references, DEMI decompositions), or the widths do not match.
+        """
+        if self.scorer is None:
+            raise ValueError(
+                f"the {self.bound} estimate keeps no critic to score with "
+                "(only single-bound neural estimates do)"
+            )
+        return self.scorer(x, y)
 
     def __str__(self) -> str:
         return (
