@@ -342,7 +342,7 @@ def run_demi(
     }
     done = _finished_cells(Path(out) / "demi.json", config) if resume and out is not None else {}
     rows: list[dict[str, Any]] = []
-    with Progress(len(cells), "demi", enabled=progress) as bar:
+    with Progress(len(cells), "demi", enabled=progress, lines=True) as bar:
         for mi, k, n, est in cells:
             if (mi, k, n, est) in done:
                 rows.append(done[(mi, k, n, est)])

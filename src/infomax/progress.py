@@ -21,6 +21,9 @@ class Progress:
         enabled: force on/off; ``None`` means "only on a terminal".
         stream: where to draw (stderr by default).
         fps: maximum redraws per second.
+        lines: for coarse loops (a benchmark's cells, minutes each): when the
+            bar is off only because ``stream`` is not a terminal (a log file
+            under nohup), write one plain line per update instead of nothing.
 
     Example:
         >>> with Progress(100, "train") as bar:
@@ -35,11 +38,13 @@ class Progress:
         enabled: bool | None = None,
         stream: TextIO | None = None,
         fps: float = 8.0,
+        lines: bool = False,
     ) -> None:
         self.total = max(int(total), 1)
         self.desc = desc
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.line_mode = lines and enabled is None and not self.enabled
         self.count = 0
         self.start = time.perf_counter()
         self._last_draw = 0.0
@@ -57,6 +62,12 @@ class Progress:
         self.count += n
         if postfix:
             self._postfix = postfix
+        if self.line_mode:
+            elapsed = time.perf_counter() - self.start
+            self.stream.write(
+                f"{self.desc} {self.count}/{self.total} {elapsed:.0f}s {self._extras()}\n"
+            )
+            self.stream.flush()
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -71,15 +82,18 @@ class Progress:
         eta = (self.total - self.count) / rate if rate > 0 else 0.0
         width = 24
         filled = int(width * frac)
-        extras = " ".join(
-            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in self._postfix.items()
-        )
+        extras = self._extras()
         line = (
             f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total} "
             f"{rate:.0f}/s eta {eta:.0f}s {extras}"
         )
         self.stream.write(line[:160].ljust(80))
         self.stream.flush()
+
+    def _extras(self) -> str:
+        return " ".join(
+            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in self._postfix.items()
+        )
 
     def close(self) -> None:
         """Finish the line (if anything was drawn)."""
