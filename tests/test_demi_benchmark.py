@@ -191,3 +191,16 @@ def test_cli_bench_demi_merge(capsys: pytest.CaptureFixture[str], tmp_path) -> N
     assert "no such file" in capsys.readouterr().err
     assert main(["bench", "demi", "--resume"]) == 2
     assert "--resume needs --out" in capsys.readouterr().err
+
+
+def test_shared_critics_are_recorded_and_never_mixed_with_separate_ones(tmp_path) -> None:
+    from infomax.demi_benchmark import merge_demi_results
+
+    shared = _tiny_demi(views=(2,), estimators=("is",), shared_critics=True)
+    separate = _tiny_demi(views=(2,), estimators=("is",))
+    assert shared["config"]["shared_critics"] is True
+    assert shared["rows"][0]["mi_hat"] != separate["rows"][0]["mi_hat"]
+    with pytest.raises(ValueError, match="different shared_critics"):
+        merge_demi_results([shared, separate])
+    old = {"config": {"steps": 5, "dim": 4, "seed": 0}, "rows": []}  # before the flag existed
+    assert merge_demi_results([old, separate])["config"]["shared_critics"] is False

@@ -306,6 +306,11 @@ def _demi_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
+        "--shared-critics",
+        action="store_true",
+        help="one critic network for all chain-rule terms (default: one per term)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="reuse the cells already in DIR/demi.json (same --steps and --seed)",
@@ -368,6 +373,7 @@ def _run_demi(args: argparse.Namespace) -> int:
     if args.resume and kwargs["out"] is None:
         raise InputError("--resume needs --out DIR (the run to resume)")
     kwargs["resume"] = args.resume
+    kwargs["shared_critics"] = args.shared_critics
 
     from infomax.demi_benchmark import format_demi_table, run_demi
 

@@ -285,13 +285,14 @@ def run_demi(
     out: Path | None = None,
     progress: bool | None = None,
     resume: bool = False,
+    shared_critics: bool = False,
 ) -> dict[str, Any]:
     """The full synthetic table: trained InfoNCE and DEMI next to their optimal-critic values.
 
     With ``out``, ``demi.json`` is rewritten after every cell (``"complete":
     false`` until the last), so an interrupted run keeps what it finished;
     ``resume=True`` then reuses the cells of an existing ``out/demi.json``
-    trained with the same ``steps``, ``dim`` and ``seed`` instead of training
+    trained with the same ``steps``, ``dim``, ``seed`` and ``shared_critics`` instead of training
     them again.
 
     Args:
@@ -306,6 +307,8 @@ def run_demi(
         out: directory for ``demi.json`` and ``demi.png``.
         progress: progress bar (None: only on a terminal).
         resume: reuse finished cells of ``out/demi.json`` (see above).
+        shared_critics: one critic network for all chain-rule terms (see
+            :class:`infomax.conditional.DecomposedObjective`) instead of one per term.
 
     Returns:
         JSON-ready dict: ``config`` and ``rows`` (one per trained cell, with
@@ -339,6 +342,7 @@ def run_demi(
         "steps": steps,
         "dim": dim,
         "seed": seed,
+        "shared_critics": shared_critics,
     }
     done = _finished_cells(Path(out) / "demi.json", config) if resume and out is not None else {}
     rows: list[dict[str, Any]] = []
@@ -348,7 +352,9 @@ def run_demi(
                 rows.append(done[(mi, k, n, est)])
                 bar.update(mi=mi, K=k, views=n, est=est, value=rows[-1]["mi_hat"])
                 continue
-            row = train_cell(mi, k, n, est, dim=dim, steps=steps, seed=seed)
+            row = train_cell(
+                mi, k, n, est, dim=dim, steps=steps, seed=seed, shared_critics=shared_critics
+            )
             reference = optimal[(mi, k, n)]
             # With q exact (a linear Gaussian is the right family here), I_VAR is the oracle.
             key = {
@@ -372,6 +378,15 @@ def run_demi(
     return result
 
 
+#: Settings every cell of one table must share (results from before
+#: ``shared_critics`` existed used separate critics).
+_SAME_SETTINGS = ("steps", "dim", "seed", "shared_critics")
+
+
+def _setting(config: dict[str, Any], key: str) -> Any:
+    return config.get(key, False if key == "shared_critics" else None)
+
+
 def _cell_key(row: dict[str, Any]) -> tuple[float, int, int, str]:
     return (float(row["mi"]), int(row["batch"]), int(row["views"]), str(row["estimator"]))
 
@@ -391,7 +406,7 @@ def _finished_cells(
     if not path.exists():
         return {}
     earlier = json.loads(path.read_text())
-    same = all(earlier["config"].get(key) == config[key] for key in ("steps", "dim", "seed"))
+    same = all(_setting(earlier["config"], key) == config[key] for key in _SAME_SETTINGS)
     return {_cell_key(row): row for row in earlier["rows"]} if same else {}
 
 
@@ -400,8 +415,8 @@ def merge_demi_results(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     Rows are keyed by (MI, K, n, estimator); a later result's row replaces an
     earlier one's. The merged ``config`` lists the union of each setting, and
-    ``steps``, ``dim`` and ``seed`` must agree, since cells trained differently
-    do not belong in one table.
+    ``steps``, ``dim``, ``seed`` and ``shared_critics`` must agree, since cells
+    trained differently do not belong in one table.
 
     Args:
         results: dicts as returned by :func:`run_demi` (or read from ``demi.json``).
@@ -416,11 +431,11 @@ def merge_demi_results(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         raise ValueError("nothing to merge")
     first = results[0]["config"]
     for result in results[1:]:
-        for key in ("steps", "dim", "seed"):
-            if result["config"].get(key) != first.get(key):
+        for key in _SAME_SETTINGS:
+            if _setting(result["config"], key) != _setting(first, key):
                 raise ValueError(
                     f"cannot merge results with different {key}: "
-                    f"{first.get(key)} and {result['config'].get(key)}"
+                    f"{_setting(first, key)} and {_setting(result['config'], key)}"
                 )
     rows = {_cell_key(row): row for result in results for row in result["rows"]}
     order = {name: i for i, name in enumerate(("infonce", *ESTIMATORS))}
@@ -430,7 +445,7 @@ def merge_demi_results(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "batches": sorted({k[1] for k in keys}),
         "views": sorted({k[2] for k in keys}),
         "estimators": [e for e in ESTIMATORS if any(k[3] == e for k in keys)],
-        **{key: first.get(key) for key in ("steps", "dim", "seed")},
+        **{key: _setting(first, key) for key in _SAME_SETTINGS},
     }
     complete = all(result.get("complete", True) for result in results)
     return {"config": config, "rows": [rows[k] for k in keys], "complete": complete}
