@@ -41,6 +41,7 @@ from infomax.conditional import (
     optimal_psi_scores,
 )
 from infomax.distributions import rho_from_mi
+from infomax.numerics import flush_denormals
 from infomax.progress import Progress
 
 __all__ = [
@@ -174,6 +175,7 @@ def _sample(
     return x, y
 
 
+@flush_denormals()  # sharp critics otherwise slow down on subnormal floats (3.3x at MI 30)
 def train_cell(
     mi: float,
     batch: int,

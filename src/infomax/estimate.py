@@ -83,6 +83,7 @@ from torch import Tensor, nn
 from infomax import bounds as B
 from infomax.critics import make_critic, mlp
 from infomax.distributed import all_reduce_gradients, gather, is_distributed
+from infomax.numerics import flush_denormals
 from infomax.progress import Progress
 from infomax.result import MIEstimate
 from infomax.validation import InputError, validate_pair
@@ -554,6 +555,7 @@ def _heldout_terms(
     return per_batch.mean(dim=0), per_batch, diags, "batches"
 
 
+@flush_denormals()  # sharp critics otherwise slow down on subnormal floats
 def train_objective(
     objective: Objective,
     x_train: Tensor,
