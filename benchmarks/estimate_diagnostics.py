@@ -24,11 +24,11 @@ import json
 import time
 
 import numpy as np
+from scipy.special import logsumexp
 
 
 def _log_mean_exp(values: np.ndarray) -> float:
-    top = float(values.max())
-    return top + float(np.log(np.exp(values - top).mean()))
+    return float(logsumexp(values) - np.log(values.size))
 
 
 def main(argv: list[str] | None = None) -> int:

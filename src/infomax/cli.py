@@ -331,7 +331,7 @@ def _out_dir(text: str | None) -> Path | None:
 
 
 def _merge_demi(args: argparse.Namespace) -> int:
-    from infomax.demi_benchmark import format_demi_table, merge_demi_results, plot_demi
+    from infomax.demi_benchmark import format_demi_table, merge_demi_results, save_demi
 
     results = []
     for name in _name_list(args.merge, "--merge"):
@@ -350,9 +350,7 @@ def _merge_demi(args: argparse.Namespace) -> int:
         raise InputError(f"--merge: {error}") from None
     out = _out_dir(args.out)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "demi.json").write_text(json.dumps(result, indent=2))
-        plot_demi(result, out / "demi.png")
+        save_demi(result, out)
     print(_dump_json(result) if args.json else format_demi_table(result))
     return 0
 

@@ -51,6 +51,7 @@ __all__ = [
     "optimal_markdown",
     "optimal_setting",
     "run_demi",
+    "save_demi",
 ]
 
 #: Conditional estimators compared by the benchmark (``infonce`` is the n = 1 baseline).
@@ -350,34 +351,37 @@ def run_demi(
     rows: list[dict[str, Any]] = []
     with Progress(len(cells), "demi", enabled=progress, lines=True) as bar:
         for mi, k, n, est in cells:
-            if (mi, k, n, est) in done:
-                rows.append(done[(mi, k, n, est)])
-                bar.update(mi=mi, K=k, views=n, est=est, value=rows[-1]["mi_hat"])
-                continue
-            row = train_cell(
-                mi, k, n, est, dim=dim, steps=steps, seed=seed, shared_critics=shared_critics
-            )
-            reference = optimal[(mi, k, n)]
-            # With q exact (a linear Gaussian is the right family here), I_VAR is the oracle.
-            key = {
-                "infonce": "infonce",
-                "oracle": "oracle",
-                "is": "is",
-                "bo": "bo",
-                "var": "oracle",
-            }.get(est)
-            row["optimal"] = reference[key] if key else math.nan
-            row["optimal_ess"] = reference["ess"] if est == "is" else math.nan
-            row["log_k"] = math.log(k)
+            row = done.get((mi, k, n, est))
+            if row is None:
+                row = train_cell(
+                    mi, k, n, est, dim=dim, steps=steps, seed=seed, shared_critics=shared_critics
+                )
+                reference = optimal[(mi, k, n)]
+                # With q exact (a linear Gaussian is the right family here), I_VAR is the oracle.
+                key = {
+                    "infonce": "infonce",
+                    "oracle": "oracle",
+                    "is": "is",
+                    "bo": "bo",
+                    "var": "oracle",
+                }.get(est)
+                row["optimal"] = reference[key] if key else math.nan
+                row["optimal_ess"] = reference["ess"] if est == "is" else math.nan
+                row["log_k"] = math.log(k)
             rows.append(row)
             bar.update(mi=mi, K=k, views=n, est=est, value=row["mi_hat"])
             if out is not None and len(rows) < len(cells):
                 _write_json(Path(out), {"config": config, "rows": rows, "complete": False})
     result = {"config": config, "rows": rows, "complete": True}
     if out is not None:
-        _write_json(Path(out), result)
-        plot_demi(result, Path(out) / "demi.png")
+        save_demi(result, Path(out))
     return result
+
+
+def save_demi(result: dict[str, Any], out: Path) -> None:
+    """Write ``out/demi.json`` and its plot ``out/demi.png``."""
+    _write_json(out, result)
+    plot_demi(result, out / "demi.png")
 
 
 #: Settings every cell of one table must share (results from before

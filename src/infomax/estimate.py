@@ -86,7 +86,7 @@ from infomax.distributed import all_reduce_gradients, gather, is_distributed
 from infomax.numerics import flush_denormals
 from infomax.progress import Progress
 from infomax.result import MIEstimate
-from infomax.validation import InputError, validate_pair
+from infomax.validation import InputError, validate_pair, validate_rows
 
 __all__ = [
     "DEFAULTS",
@@ -878,22 +878,10 @@ class _Scorer:
         self.critic, self.px, self.py = critic, px, py
         self.x_dim, self.y_dim = x_dim, y_dim
 
-    def _rows(self, data: Any, width: int, name: str) -> np.ndarray:
-        array = np.asarray(data, dtype=np.float64)
-        if array.ndim == 1:
-            array = array[:, None]
-        if array.ndim != 2 or array.shape[1] != width:
-            raise ValueError(f"{name} must have shape (N, {width}), got {array.shape}")
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} has NaN or inf values")
-        return array
-
     @torch.no_grad()
     def __call__(self, x: Any, y: Any) -> np.ndarray:
-        xs = torch.from_numpy(self.px(self._rows(x, self.x_dim, "x")))
-        ys = torch.from_numpy(self.py(self._rows(y, self.y_dim, "y")))
-        if len(xs) == 0:
-            return np.zeros((0, len(ys)))
+        xs = torch.from_numpy(self.px(validate_rows(x, self.x_dim, name="x")))
+        ys = torch.from_numpy(self.py(validate_rows(y, self.y_dim, name="y")))
         was_training = self.critic.training
         self.critic.train(False)
         try:

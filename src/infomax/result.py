@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -52,12 +53,9 @@ class MIEstimate:
 
     def to_dict(self, include_curves: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; the training curves only when asked for."""
-        scorer, self.scorer = self.scorer, None
-        try:
-            out = asdict(self)
-        finally:
-            self.scorer = scorer
-        out.pop("scorer")
+        out = {
+            f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "scorer"
+        }
         out["mi_bits"] = self.mi_bits
         if not include_curves:
             out.pop("history")

@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["InputError", "validate_conditioning", "validate_pair", "validate_subviews"]
+__all__ = [
+    "InputError",
+    "validate_conditioning",
+    "validate_pair",
+    "validate_rows",
+    "validate_subviews",
+]
 
 #: How many offending column indices an error message lists before summarising.
 _MAX_LISTED = 10
@@ -172,6 +178,31 @@ def validate_pair(
     _check_not_constant(x_mat, x_name)
     _check_not_constant(y_mat, y_name)
     return x_mat, y_mat
+
+
+def validate_rows(data: Any, width: int, *, name: str = "x") -> np.ndarray:
+    """Check new rows for a model fitted on ``width``-column data (no pairing, any count).
+
+    Args:
+        data: shape (N,) or (N, width): a numpy array, torch tensor or nested list.
+        width: the number of columns the model was fitted on.
+        name: how error messages refer to ``data``.
+
+    Returns:
+        ``data`` as a C-contiguous float32 array of shape (N, width).
+
+    Raises:
+        InputError: the problems :func:`validate_pair` reports for one array
+            (a constant column is allowed), or a width other than ``width``.
+    """
+    matrix, raw = _as_float_matrix(data, name)
+    if matrix.shape[1] != width:
+        raise InputError(
+            f"{name} must have shape (N, {width}) like the rows the model was fitted on, "
+            f"got shape {tuple(raw.shape)}"
+        )
+    _check_finite(matrix, raw, name)
+    return matrix
 
 
 def validate_conditioning(z: Any, n_rows: int, *, name: str = "Z") -> np.ndarray:
