@@ -127,7 +127,16 @@ def test_two_process_training_matches_one_process_on_the_same_data_order(tmp_pat
 
 
 def test_torchrun_kill_and_resume_on_another_process_count(tmp_path: Path) -> None:
-    """SIGTERM a 2-process torchrun job, resume it in 1 process, compare with a straight run."""
+    """SIGTERM a 2-process torchrun job at an unknown step s, resume it in 1 process.
+
+    Two references. (1) 2 processes stopped cleanly by a step budget at the same
+    s: same arithmetic, so the SIGTERM checkpoint must equal it to float
+    tolerance. (2) A straight 1-process run: the 2-process steps sum gradients in
+    another order, and Adam turns that rounding into steps of ~lr wherever a
+    gradient is near zero, so only relative closeness holds. Measured for s in
+    2..80: at most 3.1e-3 relative (L2, per tensor); a resume that reads the
+    wrong epoch's data order lands 5e-2..1.7e-1 away.
+    """
     base = [
         "train", "dim-local", "--data", "digits", "--image-size", "16", "--batch-size", "64",
         "--epochs", "4", "--threads", "1", "--no-progress", "--augment", "none", "--log-every", "2",
@@ -151,16 +160,27 @@ def test_torchrun_kill_and_resume_on_another_process_count(tmp_path: Path) -> No
     os.killpg(job.pid, signal.SIGTERM)  # what a scheduler does: the launcher and its workers
     job.wait(timeout=120)
     stopped = load_checkpoint(killed / "checkpoint.pt")
-    assert 0 < stopped["step"] < 4 * (1437 // 64) and len(stopped["rng_ranks"]) == 2
+    total = 4 * (1437 // 64)
+    assert 0 < stopped["step"] < total and len(stopped["rng_ranks"]) == 2
+    budgeted = tmp_path / "budgeted"
+    subprocess.run(
+        [*torchrun, *base, "--steps", str(stopped["step"]), "--out", str(budgeted)], env=env,
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert_same_weights(stopped["model"], load_checkpoint(budgeted / "checkpoint.pt")["model"])
     single = [sys.executable, "-m", "infomax", *base]
     subprocess.run([*single, "--out", str(killed), "--resume"], env=env, check=True,
                    stdout=subprocess.PIPE)  # fmt: skip
     straight = tmp_path / "straight"
     subprocess.run([*single, "--out", str(straight)], env=env, check=True, stdout=subprocess.PIPE)
     a, b = load_checkpoint(straight / "checkpoint.pt"), load_checkpoint(killed / "checkpoint.pt")
-    assert a["step"] == b["step"] == 4 * (1437 // 64)
-    # 88 Adam steps, part of them summed in another order by two processes: rounding grows.
-    assert_same_weights(a["model"], b["model"], atol=2e-3)
+    assert a["step"] == b["step"] == total
+    relative = {
+        key: float((b["model"][key] - value).norm() / value.norm().clamp_min(1e-12))
+        for key, value in a["model"].items()
+        if key not in ABSORBED and value.is_floating_point()
+    }
+    assert max(relative.values()) < 2e-2, sorted(relative.items(), key=lambda kv: -kv[1])[:3]
 
 
 def test_single_process_helpers_are_identities() -> None:
