@@ -12,9 +12,22 @@ compares them with the exact log density ratio on the same rows:
 * how much of each partition the top negative pairs carry (is it tail-dominated?);
 * the positive-pair error by quantile of ``|x|`` (where does the critic go wrong?).
 
+Variants of the estimate, so that every figure of BENCHMARKS.md §2 can be rerun:
+``--seed`` (the data and the estimate), ``--option key=value`` (any
+:func:`infomax.estimate_mi` keyword, the value read as JSON, e.g.
+``--option dv_weight=1.0 --option heldout=0.2``), and ``--marginal`` (map each
+column through its ranks to another marginal before ``estimate_mi``, which then
+gets ``preprocess=None``; the ranks are taken over all rows, which carry no
+pairing information). ``--fresh-seeds`` scores several fresh row sets and
+reports each and their mean; the detailed breakdown uses the first.
+``--exact-draws N`` reads out the exact critic on ``N`` more fresh row sets, to
+measure the read-out's own bias and spread.
+
 Usage::
 
     .venv/bin/python benchmarks/estimate_diagnostics.py [--task student-t] [--rows 7500]
+        [--seed 0] [--option KEY=JSON ...] [--marginal normal|logistic|laplace|t5]
+        [--fresh-seeds 1,2] [--exact-draws 8]
 """
 
 from __future__ import annotations
@@ -31,14 +44,65 @@ def _log_mean_exp(values: np.ndarray) -> float:
     return float(logsumexp(values) - np.log(values.size))
 
 
+#: Target quantile functions of ``--marginal``, each scaled to unit variance.
+MARGINALS = ("normal", "logistic", "laplace", "t5")
+
+
+def remap_marginals(data: np.ndarray, marginal: str) -> np.ndarray:
+    """Map each column through its mid-ranks to ``marginal``'s quantiles: (N, d) -> (N, d)."""
+    from scipy import special, stats
+
+    ranks = stats.rankdata(data, axis=0)
+    u = (ranks - 0.5) / data.shape[0]
+    if marginal == "normal":
+        out = special.ndtri(u)
+    elif marginal == "logistic":
+        out = special.logit(u) * np.sqrt(3.0) / np.pi
+    elif marginal == "laplace":
+        out = np.where(u < 0.5, np.log(2 * u), -np.log(2 * (1 - u))) / np.sqrt(2.0)
+    elif marginal == "t5":
+        out = stats.t.ppf(u, 5) / np.sqrt(5.0 / 3.0)
+    else:
+        raise ValueError(f"unknown marginal {marginal!r}; choose from {', '.join(MARGINALS)}")
+    return out.astype(np.float32)
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _dv(scores: np.ndarray) -> float:
+    """DV over all off-diagonal negatives of a square score matrix, nats."""
+    off = ~np.eye(scores.shape[0], dtype=bool)
+    return float(np.diag(scores).mean() - _log_mean_exp(scores[off]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="student-t", choices=("student-t", "gaussian"))
     parser.add_argument("--samples", type=int, default=50_000, help="rows given to estimate_mi")
     parser.add_argument("--rows", type=int, default=7500, help="fresh rows scored afterwards")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the estimate")
+    parser.add_argument(
+        "--option", type=_option, action="append", default=[], metavar="KEY=JSON",
+        help="an estimate_mi keyword, e.g. dv_weight=1.0 or preprocess=\"standardize\"",
+    )  # fmt: skip
+    parser.add_argument("--marginal", choices=MARGINALS, default=None)
+    parser.add_argument("--fresh-seeds", default="1", help="comma-separated seeds of fresh rows")
+    parser.add_argument("--exact-draws", type=int, default=0, help="extra exact read-outs")
     parser.add_argument("--json", dest="json_out", default=None)
     args = parser.parse_args(argv)
+    options = dict(args.option)
+    fresh_seeds = [int(v) for v in args.fresh_seeds.split(",")]
+    if args.seed in fresh_seeds:
+        parser.error("a fresh seed equal to --seed would score the training rows again")
 
     import torch
 
@@ -50,20 +114,42 @@ def main(argv: list[str] | None = None) -> int:
         task = D.student_t(dim=5, dof=3.0, mi=2.0)
     else:
         task = D.correlated_gaussian(dim=20, mi=10.0)
-    x, y = task.sample(args.samples, seed=0)
+    x, y = task.sample(args.samples, seed=args.seed)
+    if args.marginal is not None:
+        x, y = remap_marginals(x, args.marginal), remap_marginals(y, args.marginal)
+        options["preprocess"] = None
     start = time.perf_counter()
-    result = estimate_mi(x, y, progress=False)
+    result = estimate_mi(x, y, seed=args.seed, progress=False, **options)
     seconds = time.perf_counter() - start
-    xf, yf = task.sample(args.rows, seed=1)
+
+    def fresh(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        xr, yr = task.sample(args.rows, seed=seed)
+        exact = task.log_density_ratio(torch.from_numpy(xr), torch.from_numpy(yr)).numpy()
+        if args.marginal is not None:  # the critic sees remapped rows; ranks of the fresh set
+            xr, yr = remap_marginals(xr, args.marginal), remap_marginals(yr, args.marginal)
+        return xr, yr, exact
+
+    fresh_dv = []
+    for seed in fresh_seeds:
+        xr, yr, exact_r = fresh(seed)
+        trained_r = result.scores(xr, yr)
+        fresh_dv.append({"seed": seed, "trained": _dv(trained_r), "exact": _dv(exact_r)})
+    xf, yf, exact = fresh(fresh_seeds[0])
     trained = result.scores(xf, yf)
-    exact = task.log_density_ratio(torch.from_numpy(xf), torch.from_numpy(yf)).double().numpy()
     off = ~np.eye(args.rows, dtype=bool)
     out: dict[str, object] = {
         "task": task.label,
         "true_mi": task.mi,
+        "seed": args.seed,
+        "options": {key: value for key, value in options.items()},
+        "marginal": args.marginal,
         "estimate": result.mi,
         "stderr": result.stderr,
         "seconds": seconds,
+        "fresh_dv": fresh_dv,
+        "fresh_dv_mean": {
+            name: float(np.mean([row[name] for row in fresh_dv])) for name in ("trained", "exact")
+        },
     }
     normalised = {}
     for name, scores in (("trained", trained), ("exact", exact)):
@@ -89,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
             {"quantile": label, "rows": int(rows.sum()), "error": float(error[rows].mean())}
         )
     out["error_by_x_norm"] = by_radius
+    if args.exact_draws:
+        draws = [_dv(fresh(10_000 + k)[2]) for k in range(args.exact_draws)]
+        out["exact_readout"] = {
+            "draws": args.exact_draws, "mean": float(np.mean(draws)), "std": float(np.std(draws)),
+        }  # fmt: skip
 
     print(
         f"{task.label}: true MI {task.mi:.3f}, estimate {result.mi:.3f} ± {result.stderr:.3f} "
@@ -106,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
         f"positive-pair error of the trained critic: mean {error.mean():.3f}, "
         f"std {error.std():.3f} nats (half its variance: {error.var() / 2:.3f})"
     )
+    print(
+        f"DV on fresh row sets (seeds {args.fresh_seeds}): trained "
+        + ", ".join(f"{row['trained']:.3f}" for row in fresh_dv)
+        + f" (mean {out['fresh_dv_mean']['trained']:.3f}), exact "  # type: ignore[index]
+        + ", ".join(f"{row['exact']:.3f}" for row in fresh_dv)
+    )
+    if args.exact_draws:
+        readout = out["exact_readout"]
+        print(f"exact critic over {args.exact_draws} draws of {args.rows} rows: {readout}")
     print(
         "error by |x| quantile: "
         + ", ".join(f"{r['quantile']} {r['error']:.2f}" for r in by_radius)
