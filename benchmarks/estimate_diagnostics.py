@@ -83,7 +83,8 @@ def _dv(scores: np.ndarray) -> float:
     return float(np.diag(scores).mean() - _log_mean_exp(scores[off]))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, **extra_options: object) -> int:
+    """Run the diagnosis; ``extra_options`` go to ``estimate_mi`` too (e.g. a critic factory)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="student-t", choices=("student-t", "gaussian"))
     parser.add_argument("--samples", type=int, default=50_000, help="rows given to estimate_mi")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exact-draws", type=int, default=0, help="extra exact read-outs")
     parser.add_argument("--json", dest="json_out", default=None)
     args = parser.parse_args(argv)
-    options = dict(args.option)
+    options = {**dict(args.option), **extra_options}
     fresh_seeds = [int(v) for v in args.fresh_seeds.split(",")]
     if args.seed in fresh_seeds:
         parser.error("a fresh seed equal to --seed would score the training rows again")
@@ -141,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         "task": task.label,
         "true_mi": task.mi,
         "seed": args.seed,
-        "options": {key: value for key, value in options.items()},
+        "options": {
+            key: value if isinstance(value, (int, float, str, type(None))) else repr(value)
+            for key, value in options.items()
+        },
         "marginal": args.marginal,
         "estimate": result.mi,
         "stderr": result.stderr,

@@ -152,10 +152,13 @@ def _estimate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("y", metavar="Y", help="samples of Y, paired row by row with X")
     parser.add_argument(
         "--bound",
-        help="estimator: smile (default), infonce, nwj, tuba, dv, mine, jsd, interpolated, "
-        "or the non-neural ksg and gaussian",
+        help="estimator: contrastive_dv (default: InfoNCE + DV training, DV over all test "
+        "pairs), smile, infonce, nwj, tuba, dv, mine, jsd, interpolated, or the non-neural "
+        "ksg and gaussian",
     )
-    parser.add_argument("--critic", help="critic: separable (default), bilinear or concat")
+    parser.add_argument(
+        "--critic", help="critic: quadratic (default), separable, bilinear or concat"
+    )
     parser.add_argument("--batch-size", type=_positive_int, help="training batch size")
     parser.add_argument("--steps", type=_positive_int, help="maximum training steps")
     parser.add_argument("--seed", type=int, help="random seed (split, initialisation, batches)")

@@ -279,7 +279,18 @@ class QuadraticSeparableCritic(nn.Module):
             linear.bias.zero_()
 
 
-def _build_critic(name: str, x_dim: int, y_dim: int, **kwargs: Any) -> nn.Module:
+#: A critic name, or a factory ``(x_dim, y_dim, **critic_kwargs) -> nn.Module``.
+CriticSpec = str | Callable[..., nn.Module]
+
+
+def _build_critic(name: CriticSpec, x_dim: int, y_dim: int, **kwargs: Any) -> nn.Module:
+    if callable(name):
+        module = name(x_dim, y_dim, **kwargs)
+        if not isinstance(module, nn.Module):
+            raise InputError(
+                f"the critic factory returned {type(module).__name__}, not a torch.nn.Module"
+            )
+        return module
     if name == "quadratic":
         return QuadraticSeparableCritic(x_dim, y_dim, **kwargs)
     try:
@@ -363,7 +374,9 @@ class BoundObjective(nn.Module):
         x_dim: width of ``x``.
         y_dim: width of ``y``.
         bound: name of the bound (see ``NEURAL_BOUNDS``).
-        critic: critic name (``quadratic``, ``separable``, ``bilinear``, ``concat``).
+        critic: critic name (``quadratic``, ``separable``, ``bilinear``, ``concat``),
+            or a factory ``critic(x_dim, y_dim, **critic_kwargs)`` returning a module
+            that maps x (B, d_x) and y (M, d_y) to scores (B, M).
         tau: SMILE's clipping threshold.
         alpha: the interpolated bound's weight.
         dv_weight: weight of the DV term in ``contrastive_dv`` training.
@@ -383,7 +396,7 @@ class BoundObjective(nn.Module):
         x_dim: int,
         y_dim: int,
         bound: str = "contrastive_dv",
-        critic: str = "quadratic",
+        critic: CriticSpec = "quadratic",
         tau: float = 5.0,
         alpha: float = 0.01,
         dv_weight: float = 0.1,
@@ -458,7 +471,8 @@ class BoundObjective(nn.Module):
         """DV over all pairs of (N, d) held-out rows, or None where it does not apply.
 
         Applies to the DV read-outs (``contrastive_dv``, ``dv``, ``mine``) with a
-        critic exposing ``embed`` (separable and quadratic critics).
+        critic exposing ``embed`` (separable and quadratic critics) whose
+        ``forward`` is ``gx @ hy.T`` (checked on the first 16 rows).
 
         Returns:
             ``(estimate (1,), per_group (groups, 1))`` in nats, or None.
@@ -468,6 +482,12 @@ class BoundObjective(nn.Module):
             return None
         gx, hy = embed(x, y)
         gx = gx / getattr(self.critic, "temperature", 1.0)
+        # A subclass may add non-separable terms to forward and keep the inherited embed:
+        # read it out over all pairs only if forward is what the embeddings score.
+        head = min(16, x.shape[0])
+        scores = self.critic(x[:head], y[:head])
+        if not torch.allclose(gx[:head] @ hy[:head].T, scores, rtol=1e-4, atol=1e-4):
+            return None
         estimate, per_group = all_pairs_dv(gx, hy, groups)
         return torch.tensor([estimate]), per_group[:, None]
 
@@ -695,7 +715,7 @@ def estimate_mi(
     y: Any,
     *,
     bound: str = DEFAULTS["bound"],
-    critic: str = DEFAULTS["critic"],
+    critic: CriticSpec = DEFAULTS["critic"],
     batch_size: int = DEFAULTS["batch_size"],
     eval_batch_size: int | None = None,
     steps: int = DEFAULTS["steps"],
@@ -724,7 +744,13 @@ def estimate_mi(
             ``nwj``, ``tuba``, ``dv``, ``mine``, ``jsd``, ``interpolated``; or the
             non-neural ``ksg`` and ``gaussian`` (see :mod:`infomax.reference`).
         critic: ``quadratic`` (default, :class:`QuadraticSeparableCritic`),
-            ``separable``, ``bilinear`` or ``concat``.
+            ``separable``, ``bilinear`` or ``concat``; or your own critic, as a
+            factory ``critic(x_dim, y_dim, **critic_kwargs)`` returning an
+            ``nn.Module`` that maps x (B, d_x) and y (M, d_y) to scores (B, M),
+            nats. A subclass of :class:`QuadraticSeparableCritic` gets the warm
+            start; a module with ``embed(x, y) -> (gx, hy)`` (scores ``gx @ hy.T``)
+            gets the all-pairs read-out, any other the batched one. Single-bound
+            estimates only (not with ``subviews``).
         batch_size: training minibatch size (InfoNCE is capped at its log).
         eval_batch_size: batch size of the held-out estimate (default
             ``max(batch_size, 1024)``, or ``batch_size`` with ``subviews``;
@@ -773,6 +799,8 @@ def estimate_mi(
         raise InputError(f"batch_size must be at least 2, got {batch_size}")
     if init not in ("gaussian", None):
         raise InputError(f"unknown init {init!r}; choose gaussian or None")
+    if callable(critic) and subviews is not None:
+        raise InputError("a critic factory is for single-bound estimates; with subviews, name one")
     # DEMI's conditional terms depend on K, so by default they are read out at the training K.
     eval_batch_size = eval_batch_size or (batch_size if subviews else max(batch_size, 1024))
     # The test and validation sets each need at least one evaluation batch of batch_size rows.
