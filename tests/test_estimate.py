@@ -173,6 +173,24 @@ def test_a_non_separable_term_in_a_quadratic_subclass_falls_back_to_the_batched_
     assert estimate_mi(x, y, **options).info["readout"] == "all-pairs"
 
 
+def test_heldout_sets_are_capped_and_the_rest_trains(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infomax import estimate as E
+
+    train, val, test = E._split(1000, 0.3, seed=0, max_validation=100, max_test=120)
+    assert (len(train), len(val), len(test)) == (780, 100, 120)
+    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(1000))
+    uncapped = E._split(1000, 0.3, seed=0, max_validation=1000, max_test=1000)
+    assert [len(part) for part in uncapped] == [700, 150, 150]
+    np.testing.assert_array_equal(uncapped[1][:100], val)  # the cap keeps a prefix
+    np.testing.assert_array_equal(uncapped[2][:120], test)
+
+    monkeypatch.setattr(E, "MAX_VALIDATION_ROWS", 300)
+    monkeypatch.setattr(E, "MAX_TEST_ROWS", 400)
+    x, y = gaussian_pair(4000, 2, 0.5, seed=10)
+    result = estimate_mi(x, y, steps=20, eval_every=10, batch_size=128, progress=False)
+    assert result.n_heldout == 400 and result.n_train == 3300
+
+
 def test_bad_critic_factories_raise_input_error() -> None:
     x, y = gaussian_pair(3000, 2, 0.5, seed=8)
     with pytest.raises(InputError, match="returned dict, not a torch.nn.Module"):

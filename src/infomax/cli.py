@@ -166,7 +166,8 @@ def _estimate_arguments(parser: argparse.ArgumentParser) -> None:
         "--heldout",
         type=_fraction,
         metavar="FRACTION",
-        help="fraction of rows held out to choose the checkpoint and report the estimate",
+        help="fraction of rows held out to choose the checkpoint and report the estimate "
+        "(at most 10,000 and 30,000 rows; the rest train)",
     )
     parser.add_argument(
         "--subviews",
