@@ -144,12 +144,15 @@ def test_torchrun_kill_and_resume_on_another_process_count(tmp_path: Path) -> No
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     killed = tmp_path / "killed"
-    torchrun = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-        "--master-port", "29533", "-m", "infomax",
-    ]  # fmt: skip
+
+    def torchrun(port: int) -> list[str]:  # a port per launch: the killed one may linger
+        return [
+            sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+            "--master-port", str(port), "-m", "infomax",
+        ]  # fmt: skip
+
     job = subprocess.Popen(
-        [*torchrun, *base, "--out", str(killed)], env=env, stdout=subprocess.PIPE,
+        [*torchrun(29533), *base, "--out", str(killed)], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     metrics = killed / "metrics.jsonl"
@@ -164,7 +167,8 @@ def test_torchrun_kill_and_resume_on_another_process_count(tmp_path: Path) -> No
     assert 0 < stopped["step"] < total and len(stopped["rng_ranks"]) == 2
     budgeted = tmp_path / "budgeted"
     subprocess.run(
-        [*torchrun, *base, "--steps", str(stopped["step"]), "--out", str(budgeted)], env=env,
+        [*torchrun(29534), *base, "--steps", str(stopped["step"]), "--out", str(budgeted)],
+        env=env,
         check=True, capture_output=True,
     )  # fmt: skip
     assert_same_weights(stopped["model"], load_checkpoint(budgeted / "checkpoint.pt")["model"])
