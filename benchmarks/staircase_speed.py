@@ -25,6 +25,9 @@ process-wide and cannot be undone, so run the script once without and once
 with ``--keep-freed-memory``; each run applies the same setting to every
 implementation.
 
+``--profile STEPS`` then profiles each implementation (torch.profiler) and
+prints the share of CPU time that matrix multiplies and the top ops take.
+
 Usage::
 
     .venv/bin/python benchmarks/staircase_speed.py --out runs/staircase-speed
@@ -127,6 +130,27 @@ def _rate(
     return steps / (time.perf_counter() - start), steps / (time.process_time() - start_cpu)
 
 
+#: The ops ``--profile`` counts as matrix multiplies.
+MATMUL_OPS = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul")
+
+
+def _profile(model: object, steps: int, batch_size: int, generator: torch.Generator) -> None:
+    """Print each op's share of ``steps`` steps' CPU time (torch.profiler, self time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    rho = rho_for_mi(2.0)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            x, y = sample_correlated_gaussian(rho, batch_size, generator=generator)
+            model.step(x, y)  # type: ignore[attr-defined]
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    matmul = sum(e.self_cpu_time_total for e in events if e.key in MATMUL_OPS)
+    print(f"  matrix multiplies ({', '.join(MATMUL_OPS)}): {matmul / total:.1%}", file=sys.stderr)
+    for event in sorted(events, key=lambda e: -e.self_cpu_time_total)[:8]:
+        print(f"  {event.key:<28} {event.self_cpu_time_total / total:6.1%}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--critic", default="separable,concat")
@@ -145,6 +169,13 @@ def main() -> None:
         "every implementation; without it, the process keeps glibc's defaults",
     )
     parser.add_argument("--out", type=Path, default=None, help="directory for speed-*.json")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="after timing, profile STEPS steps of each implementation and print op shares",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.keep_freed_memory and not keep_freed_memory():
@@ -170,6 +201,10 @@ def main() -> None:
                     f"{critic:<10} {impl:<16} {wall:8.2f} steps/s ({cpu:.2f} per CPU-s)",
                     file=sys.stderr,
                 )
+        for impl, model in models.items():
+            if args.profile:
+                print(f"{critic} {impl}: share of CPU time by op", file=sys.stderr)
+                _profile(model, args.profile, args.batch_size, generator)
         for impl in impls:
             rows.append(
                 {
