@@ -23,11 +23,18 @@ reports each and their mean; the detailed breakdown uses the first.
 ``--exact-draws N`` reads out the exact critic on ``N`` more fresh row sets, to
 measure the read-out's own bias and spread.
 
+The exact critic is also read out on the estimate's own test rows, which splits
+the estimate's error into the draw of those rows and the critic's deficit.
+``--ensemble N`` trains ``N - 1`` more critics on the same split (``split_seed``
+fixed, ``seed`` varied) and reads out the mean of the ``N`` critics' scores on
+the test rows and on the fresh rows: what averaging away the training's own
+spread would gain.
+
 Usage::
 
     .venv/bin/python benchmarks/estimate_diagnostics.py [--task student-t] [--rows 7500]
         [--seed 0] [--option KEY=JSON ...] [--marginal normal|logistic|laplace|t5]
-        [--fresh-seeds 1,2] [--exact-draws 8]
+        [--fresh-seeds 1,2] [--exact-draws 8] [--ensemble 3]
 """
 
 from __future__ import annotations
@@ -98,6 +105,9 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
     parser.add_argument("--marginal", choices=MARGINALS, default=None)
     parser.add_argument("--fresh-seeds", default="1", help="comma-separated seeds of fresh rows")
     parser.add_argument("--exact-draws", type=int, default=0, help="extra exact read-outs")
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help="critics trained on the same split, averaged"
+    )
     parser.add_argument("--json", dest="json_out", default=None)
     args = parser.parse_args(argv)
     options = {**dict(args.option), **extra_options}
@@ -109,6 +119,7 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
 
     from infomax import distributions as D
     from infomax import estimate_mi
+    from infomax.estimate import DEFAULTS, _split
 
     torch.set_num_threads(args.threads)
     if args.task == "student-t":
@@ -123,19 +134,19 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
     result = estimate_mi(x, y, seed=args.seed, progress=False, **options)
     seconds = time.perf_counter() - start
 
-    def fresh(seed: int, score: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Fresh raw x rows, the trained critic's scores (if ``score``), the exact scores."""
+    def score(estimate: object, xr: np.ndarray, yr: np.ndarray) -> np.ndarray:
+        """A trained critic's scores of raw rows (remapped as its training rows were)."""
+        if args.marginal is not None:  # the critic sees remapped rows; ranks of the fresh set
+            xr, yr = remap_marginals(xr, args.marginal), remap_marginals(yr, args.marginal)
+        return estimate.scores(xr, yr)  # type: ignore[attr-defined]
+
+    def fresh(
+        seed: int, score_rows: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Fresh raw x rows, the trained critic's scores (if ``score_rows``), the exact scores."""
         xr, yr = task.sample(args.rows, seed=seed)
         exact = task.log_density_ratio(torch.from_numpy(xr), torch.from_numpy(yr)).numpy()
-        if not score:
-            return xr, None, exact
-        if args.marginal is not None:  # the critic sees remapped rows; ranks of the fresh set
-            trained = result.scores(
-                remap_marginals(xr, args.marginal), remap_marginals(yr, args.marginal)
-            )
-        else:
-            trained = result.scores(xr, yr)
-        return xr, trained, exact
+        return xr, score(result, xr, yr) if score_rows else None, exact
 
     fresh_dv = []
     for seed in fresh_seeds:
@@ -187,15 +198,52 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
         )
     out["error_by_x_norm"] = by_radius
     if args.exact_draws:
-        draws = [_dv(fresh(10_000 + k, score=False)[2]) for k in range(args.exact_draws)]
+        draws = [_dv(fresh(10_000 + k, score_rows=False)[2]) for k in range(args.exact_draws)]
         out["exact_readout"] = {
             "draws": args.exact_draws, "mean": float(np.mean(draws)), "std": float(np.std(draws)),
         }  # fmt: skip
 
+    # The estimate's own test rows (the remapped data has the same rows, so the same split).
+    _, _, test = _split(x.shape[0], float(options.get("heldout", DEFAULTS["heldout"])), args.seed)
+    x_test, y_test = task.sample(args.samples, seed=args.seed)
+    x_test, y_test = x_test[test], y_test[test]
+    exact_test = task.log_density_ratio(torch.from_numpy(x_test), torch.from_numpy(y_test))
+    out["exact_on_test_rows"] = _dv(exact_test.numpy().astype(np.float64))
+    if args.ensemble > 1:
+        xr, yr = task.sample(args.rows, seed=fresh_seeds[0])
+        test_scores = [score(result, x_test, y_test)]
+        fresh_scores = [trained]
+        members = [result.mi]
+        for k in range(1, args.ensemble):
+            member = estimate_mi(
+                x, y, seed=1000 * k + args.seed, split_seed=args.seed, progress=False, **options
+            )
+            members.append(member.mi)
+            test_scores.append(score(member, x_test, y_test))
+            fresh_scores.append(score(member, xr, yr))
+        out["ensemble"] = {
+            "members": args.ensemble,
+            "member_estimates": members,
+            "test_rows": _dv(np.mean(test_scores, axis=0, dtype=np.float64)),
+            f"fresh_rows_{fresh_seeds[0]}": _dv(np.mean(fresh_scores, axis=0, dtype=np.float64)),
+            "member_fresh_rows": [_dv(np.asarray(s, dtype=np.float64)) for s in fresh_scores],
+        }
+
     print(
         f"{task.label}: true MI {task.mi:.3f}, estimate {result.mi:.3f} ± {result.stderr:.3f} "
-        f"({seconds:.0f} s)"
+        f"({seconds:.0f} s); exact critic on the same test rows {out['exact_on_test_rows']:.3f}"
     )
+    if args.ensemble > 1:
+        ens = out["ensemble"]
+        assert isinstance(ens, dict)
+        print(
+            f"ensemble of {args.ensemble} critics on one split: members "
+            + ", ".join(f"{v:.3f}" for v in ens["member_estimates"])
+            + f"; averaged scores: test rows {ens['test_rows']:.3f}, fresh rows "
+            + f"{ens[f'fresh_rows_{fresh_seeds[0]}']:.3f} (members "
+            + ", ".join(f"{v:.3f}" for v in ens["member_fresh_rows"])
+            + ")"
+        )
     for name in ("trained", "exact"):
         row = out[name]
         assert isinstance(row, dict)

@@ -191,6 +191,30 @@ def test_heldout_sets_are_capped_and_the_rest_trains(monkeypatch: pytest.MonkeyP
     assert result.n_heldout == 400 and result.n_train == 3300
 
 
+def test_split_seed_fixes_the_rows_while_seed_varies_the_training(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from infomax import estimate as E
+
+    seeds: list[int] = []
+    real_split = E._split
+
+    def recording_split(n: int, heldout: float, seed: int, *args: object) -> tuple:
+        seeds.append(seed)
+        return real_split(n, heldout, seed, *args)
+
+    monkeypatch.setattr(E, "_split", recording_split)
+    x, y = gaussian_pair(3000, 2, 0.5, seed=11)
+    options = {"steps": 40, "eval_every": 20, "batch_size": 128, "progress": False}
+    plain = estimate_mi(x, y, seed=0, **options)
+    same = estimate_mi(x, y, seed=0, split_seed=0, **options)
+    retrained = estimate_mi(x, y, seed=1, split_seed=0, **options)
+    assert seeds == [0, 0, 0]
+    assert same.mi == plain.mi  # split_seed=seed is the default
+    assert retrained.history != plain.history  # another initialisation and batch order
+    assert retrained.n_train == plain.n_train
+
+
 def test_bad_critic_factories_raise_input_error() -> None:
     x, y = gaussian_pair(3000, 2, 0.5, seed=8)
     with pytest.raises(InputError, match="returned dict, not a torch.nn.Module"):

@@ -755,6 +755,7 @@ def estimate_mi(
     preprocess: str | None = DEFAULTS["preprocess"],
     init: str | None = DEFAULTS["init"],
     seed: int = 0,
+    split_seed: int | None = None,
     max_seconds: float | None = None,
     progress: bool | None = None,
     subviews: Sequence[int] | Sequence[Callable[[Tensor], Tensor]] | None = None,
@@ -801,6 +802,9 @@ def estimate_mi(
             (:meth:`QuadraticSeparableCritic.init_gaussian`); ``None``: at zero.
             Other critics ignore it.
         seed: seeds the split, the critic's initialisation and the batch order.
+        split_seed: seeds the train / validation / test split instead of ``seed``
+            (None: ``seed``). Fixing it while varying ``seed`` retrains on the same
+            rows, which separates the training's own spread from the split's.
         max_seconds: wall-clock training budget.
         progress: progress bar (None: only on a terminal).
         subviews: DEMI chain-rule decomposition over nested sub-views of x:
@@ -842,7 +846,9 @@ def estimate_mi(
     held_rows = min(batch_size, 256)
     min_samples = batch_size + math.ceil(2 * held_rows / heldout) if 0 < heldout < 1 else 0
     xa, ya = validate_pair(x, y, min_samples=max(min_samples, 2 * batch_size + 2))
-    train_idx, val_idx, test_idx = _split(xa.shape[0], heldout, seed)
+    train_idx, val_idx, test_idx = _split(
+        xa.shape[0], heldout, seed if split_seed is None else split_seed
+    )
     if len(train_idx) < batch_size:
         raise InputError(
             f"only {len(train_idx)} training rows for batch size {batch_size}; "
