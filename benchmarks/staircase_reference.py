@@ -39,6 +39,10 @@ class ReferenceStaircase:
         critic: ``separable`` or ``concat``.
         lr: Adam learning rate.
         fused_adam: use the fused Adam kernel (``False`` is the plain default).
+        autocast_bf16: run each critic's and baseline's forward under PyTorch's own
+            ``torch.autocast("cpu", torch.bfloat16)`` (its matmuls in bfloat16, float32
+            weights), the plain way to get mixed precision; the bound is computed on
+            float32 scores.
     """
 
     def __init__(
@@ -47,7 +51,9 @@ class ReferenceStaircase:
         critic: str = "separable",
         lr: float = 5e-4,
         fused_adam: bool = False,
+        autocast_bf16: bool = False,
     ) -> None:
+        self.autocast_bf16 = autocast_bf16
         self.critics, self.baselines = build_reference_models(bound_names, critic)
         self.objectives = [BoundObjective(name) for name in bound_names]
         self.optimizers: list[torch.optim.Optimizer] = []
@@ -64,8 +70,11 @@ class ReferenceStaircase:
         for critic, baseline, objective_fn, optimizer in zip(
             self.critics, self.baselines, self.objectives, self.optimizers, strict=True
         ):
-            scores = critic(x, y)
-            log_baseline = None if baseline is None else baseline(x).squeeze(-1)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast_bf16):
+                scores = critic(x, y)
+                log_baseline = None if baseline is None else baseline(x).squeeze(-1)
+            scores = scores.float()
+            log_baseline = None if log_baseline is None else log_baseline.float()
             objective, estimate = objective_fn(scores, log_baseline)
             optimizer.zero_grad()
             (-objective).backward()

@@ -14,7 +14,11 @@ Implementations:
 * ``reference``: ``benchmarks/staircase_reference.py``, one module and one default
   Adam per bound (the baseline of the ratio);
 * ``reference-fused``: the same loop with the fused Adam kernel, to separate what
-  the optimiser contributes from what stacking the models contributes.
+  the optimiser contributes from what stacking the models contributes;
+* ``stacked-bf16``: ``StackedStaircase(precision="bfloat16")``, the hidden layers'
+  matmuls in bfloat16 with float32 weights and scores;
+* ``reference-bf16``: the plain loop under ``torch.autocast("cpu", torch.bfloat16)``,
+  to separate what the precision contributes from what stacking contributes.
 
 Rates are reported per second of wall-clock time and per second of this
 process's CPU time (the latter is less disturbed by other processes on a shared
@@ -113,6 +117,8 @@ IMPLEMENTATIONS = {
     "vmap": lambda names, critic: VmapStaircase(names, critic),
     "reference": lambda names, critic: ReferenceStaircase(names, critic),
     "reference-fused": lambda names, critic: ReferenceStaircase(names, critic, fused_adam=True),
+    "stacked-bf16": lambda names, critic: StackedStaircase(names, critic, precision="bfloat16"),
+    "reference-bf16": lambda names, critic: ReferenceStaircase(names, critic, autocast_bf16=True),
 }
 
 
@@ -151,11 +157,29 @@ def _profile(model: object, steps: int, batch_size: int, generator: torch.Genera
         print(f"  {event.key:<28} {event.self_cpu_time_total / total:6.1%}", file=sys.stderr)
 
 
+def _cpu_model() -> str:
+    """The CPU's model name and its bfloat16-related flags (from /proc/cpuinfo on Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln), ""
+    )
+    flags = next(
+        (ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []
+    )
+    wanted = sorted(f for f in set(flags) if "bf16" in f or f.startswith("amx"))
+    return f"{model} ({', '.join(wanted) or 'no bf16 flags'})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--critic", default="separable,concat")
     parser.add_argument("--bound", default=",".join(BOUND_CHOICES))
-    parser.add_argument("--impl", default=",".join(IMPLEMENTATIONS))
+    parser.add_argument(
+        "--impl", default=",".join(IMPLEMENTATIONS), help="comma-separated; ratios need reference"
+    )
     parser.add_argument("--steps", type=int, default=250, help="timed steps (separable)")
     parser.add_argument("--concat-steps", type=int, default=30, help="timed steps (concat)")
     parser.add_argument("--warmup", type=int, default=10)
@@ -252,6 +276,7 @@ def main() -> None:
             "warmup": args.warmup,
             "torch": torch.__version__,
             "machine": platform.processor() or platform.machine(),
+            "cpu": _cpu_model(),
         }
         name = "speed-tuned.json" if args.keep_freed_memory else "speed-default.json"
         (args.out / name).write_text(json.dumps({"config": meta, "rows": rows}, indent=2) + "\n")

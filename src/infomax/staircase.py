@@ -56,6 +56,7 @@ from infomax.progress import Progress
 __all__ = [
     "BOUND_CHOICES",
     "CRITIC_CHOICES",
+    "PRECISION_CHOICES",
     "DEFAULT_BOUNDS",
     "BoundObjective",
     "StackedCritic",
@@ -86,6 +87,8 @@ BOUND_CHOICES: tuple[str, ...] = (
 )
 DEFAULT_BOUNDS: tuple[str, ...] = BOUND_CHOICES
 CRITIC_CHOICES: tuple[str, ...] = ("separable", "concat")
+#: ``precision`` of the stacked trainer: the dtype of the hidden layers' matmuls.
+PRECISION_CHOICES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 #: Protocol constants (Poole et al. 2019; Song & Ermon 2020).
 DIM = 20
@@ -262,11 +265,18 @@ class StackedMLP(nn.Module):
     Args:
         widths: ``(in, hidden..., out)``.
         count: ``N``, the number of MLPs.
+        compute_dtype: dtype of every layer's matmul but the last (mixed precision:
+            the parameters, their gradients and the output stay float32; the
+            activations between layers are rounded to this dtype, and the matmuls
+            accumulate in float32). None: the parameters' dtype.
     """
 
-    def __init__(self, widths: Sequence[int], count: int) -> None:
+    def __init__(
+        self, widths: Sequence[int], count: int, compute_dtype: torch.dtype | None = None
+    ) -> None:
         super().__init__()
         self.widths = tuple(widths)
+        self.compute_dtype = compute_dtype
         self.weights = nn.ParameterList(
             nn.Parameter(torch.empty(count, a, b))
             for a, b in zip(widths[:-1], widths[1:], strict=True)
@@ -291,8 +301,14 @@ class StackedMLP(nn.Module):
         """Args: inputs (N, B, in). Returns: (N, B, out)."""
         hidden = inputs
         last = len(self.weights) - 1
+        low = self.compute_dtype
         for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
-            hidden = torch.baddbmm(bias[lo:hi], hidden, weight[lo:hi])
+            weight, bias = weight[lo:hi], bias[lo:hi]
+            if layer < last and low is not None:
+                weight, bias, hidden = weight.to(low), bias.to(low), hidden.to(low)
+            elif layer == last:
+                hidden = hidden.to(weight.dtype)  # the output is computed in full precision
+            hidden = torch.baddbmm(bias, hidden, weight)
             if layer < last:
                 # In place is safe: baddbmm's backward needs its inputs, not its output.
                 hidden = hidden.relu_()
@@ -319,26 +335,38 @@ class StackedCritic(nn.Module):
         kind: ``separable`` or ``concat``.
         count: ``M``.
         dim: dimension of x and y.
+        precision: ``float32``, or ``bfloat16``: mixed precision, the hidden
+            layers' matmuls (and, for concat, the pair activations) in bfloat16
+            with float32 parameters, gradients and scores (see
+            :class:`StackedMLP`). On a CPU with bfloat16 dot-product units
+            (``avx512_bf16``, AMX) oneDNN runs those matmuls several times faster;
+            elsewhere it can be slower (BENCHMARKS.md §3).
 
     Attributes:
         chunk: concat only: models sent through the pair MLP together; 0 (the
             default) picks the most whose activations fit in 8 MiB.
     """
 
-    def __init__(self, kind: str, count: int, dim: int = DIM) -> None:
+    def __init__(self, kind: str, count: int, dim: int = DIM, precision: str = "float32") -> None:
         super().__init__()
         if kind not in CRITIC_CHOICES:
             raise ValueError(f"unknown critic {kind!r}; choose from {', '.join(CRITIC_CHOICES)}")
+        if precision not in PRECISION_CHOICES:
+            raise ValueError(
+                f"unknown precision {precision!r}; choose from {', '.join(PRECISION_CHOICES)}"
+            )
         self.kind = kind
         self.count = count
         self.chunk = 0
+        self.precision = precision
+        low = None if precision == "float32" else PRECISION_CHOICES[precision]
         if kind == "separable":
-            self.nets = StackedMLP((dim, *HIDDEN, EMBED_DIM), 2 * count)
+            self.nets = StackedMLP((dim, *HIDDEN, EMBED_DIM), 2 * count, low)
         else:
             self.x_weight = nn.Parameter(torch.empty(count, dim, HIDDEN[0]))
             self.x_bias = nn.Parameter(torch.empty(count, 1, HIDDEN[0]))
             self.y_weight = nn.Parameter(torch.empty(count, dim, HIDDEN[0]))
-            self.rest = StackedMLP((*HIDDEN, 1), count)
+            self.rest = StackedMLP((*HIDDEN, 1), count, low)
 
     def load_modules(self, critics: Sequence[nn.Module]) -> None:
         """Copy the weights of ``M`` plain critics into the stacked parameters."""
@@ -381,10 +409,13 @@ class StackedCritic(nn.Module):
             return torch.bmm(embeddings[:count], embeddings[count:].transpose(1, 2))
         from_x = torch.baddbmm(self.x_bias, x.expand(count, -1, -1), self.x_weight)  # (M, B, h)
         from_y = torch.bmm(y.expand(count, -1, -1), self.y_weight)  # (M, B, h)
+        if self.rest.compute_dtype is not None:  # the (M, B * B, h) pair activations too
+            from_x, from_y = from_x.to(self.rest.compute_dtype), from_y.to(self.rest.compute_dtype)
         # Models go through the pair MLP in groups whose (m, B * B, h) activations stay under
         # _PAIR_CHUNK_BYTES: one huge tensor per layer is slower on CPU (the allocator maps
         # fresh pages for every block above 32 MiB, and the GEMM loses cache locality).
-        chunk = self.chunk or max(1, _PAIR_CHUNK_BYTES // (batch * batch * from_x.shape[-1] * 4))
+        pair_bytes = batch * batch * from_x.shape[-1] * from_x.element_size()
+        chunk = self.chunk or max(1, _PAIR_CHUNK_BYTES // pair_bytes)
         outputs = []
         for lo in range(0, count, chunk):
             hi = min(lo + chunk, count)
@@ -456,6 +487,8 @@ class StackedStaircase(nn.Module):
         critics, baselines: optional plain modules (as from
             :func:`build_reference_models`) to start from; built from the
             global RNG when omitted.
+        precision: the critics' matmul precision, ``float32`` or ``bfloat16``
+            (see :class:`StackedCritic`); the baselines stay float32.
     """
 
     def __init__(
@@ -466,6 +499,7 @@ class StackedStaircase(nn.Module):
         dim: int = DIM,
         critics: Sequence[nn.Module] | None = None,
         baselines: Sequence[nn.Module | None] | None = None,
+        precision: str = "float32",
     ) -> None:
         super().__init__()
         names = _check_choices(bound_names, critic)
@@ -473,7 +507,7 @@ class StackedStaircase(nn.Module):
             critics, baselines = build_reference_models(names, critic, dim)
         self.bound_names = names
         self.objectives = nn.ModuleList(BoundObjective(name) for name in names)
-        self.critic = StackedCritic(critic, len(names), dim)
+        self.critic = StackedCritic(critic, len(names), dim, precision)
         self.critic.load_modules(critics)
         baseline_slots = [m for m, name in enumerate(names) if name in BOUNDS_WITH_BASELINE]
         #: model index -> row of the stacked baseline output.
@@ -566,6 +600,7 @@ def run_staircase(
     seed: int = 0,
     out: Path | None = None,
     progress: bool | None = None,
+    precision: str = "float32",
 ) -> dict:
     """Train one critic per bound through the MI staircase and summarise the estimates.
 
@@ -582,6 +617,9 @@ def run_staircase(
         out: directory for ``staircase.json`` and ``staircase.png``; nothing is
             written when ``None``.
         progress: progress bar on stderr; ``None`` means only on a terminal.
+        precision: ``float32`` (default), or ``bfloat16``: mixed precision for the
+            critics' hidden layers (:class:`StackedCritic`), several times faster
+            for the concat critic on a CPU with bfloat16 units (BENCHMARKS.md §3).
 
     Side effects: runs with as many torch threads as the load average leaves
     cores idle (at least 1, at most the current setting; restored afterwards,
@@ -616,14 +654,19 @@ def run_staircase(
         raise ValueError("stages must list at least one true-MI value")
     for mi in stage_mis:
         rho_for_mi(mi)  # validates
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(
+            f"unknown precision {precision!r}; choose from {', '.join(PRECISION_CHOICES)}"
+        )
 
     keep_freed_memory()
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(_threads_for(critic))
     try:
         result = _run(
-            names, critic, steps_per_stage, batch_size, cubic, stage_mis, lr, seed, progress
-        )
+            names, critic, steps_per_stage, batch_size, cubic, stage_mis, lr, seed, progress,
+            precision=precision,
+        )  # fmt: skip
     finally:
         torch.set_num_threads(previous_threads)
     if out is not None:
@@ -688,11 +731,13 @@ def _run(
     seed: int,
     progress: bool | None,
     device: torch.device | str = "cpu",
+    precision: str = "float32",
 ) -> dict[str, Any]:
     rhos = [rho_for_mi(mi) for mi in stage_mis]
     with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG as it was
         torch.manual_seed(seed)
-        model = StackedStaircase(names, critic, lr).to(device)  # parameters keep their identity
+        # .to keeps the parameters' identity (the optimiser holds them)
+        model = StackedStaircase(names, critic, lr, precision=precision).to(device)
     generator = torch.Generator(device).manual_seed(seed + 1)
     total = steps_per_stage * len(stage_mis)
     history = torch.empty(total, len(names), device=device)  # filled without synchronising
@@ -743,6 +788,7 @@ def _run(
             "mine_momentum": MINE_MOMENTUM,
             "torch_version": torch.__version__,
             "torch_threads": torch.get_num_threads(),
+            "precision": precision,
         },
         "true_mi": stage_mis,
         "log_batch_size": math.log(batch_size),
