@@ -37,6 +37,19 @@ def _best_seconds(fn: Callable[[], object], iters: int) -> float:
     return (time.perf_counter() - start) / iters
 
 
+def cpu_model() -> str:
+    """The CPU's model name and its bfloat16 flags, from /proc/cpuinfo where there is one."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if "model name" in ln), "")
+    flags = next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), [])
+    wanted = sorted(f for f in set(flags) if "bf16" in f or f.startswith("amx"))
+    return f"{model} ({', '.join(wanted) or 'no bf16 flags'})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -45,16 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--dtypes",
+        default=",".join(DTYPES),
+        help="comma-separated, float32 first (float16 has no fast path on some CPUs: minutes)",
+    )
     parser.add_argument("--json", dest="json_out", default=None)
     args = parser.parse_args(argv)
+    dtypes = {name: DTYPES[name] for name in args.dtypes.split(",")}
+    if next(iter(dtypes)) != "float32":
+        parser.error("--dtypes must start with float32 (the reference of the ratios)")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     m, p, w = args.models, args.pairs, args.width
     base_h = torch.randn(m, p, w)
     base_w = [torch.randn(m, w, w) / w**0.5 for _ in range(2)]
-    best: dict[str, dict[str, float]] = {name: {} for name in DTYPES}
+    best: dict[str, dict[str, float]] = {name: {} for name in dtypes}
     for _ in range(args.repeats):
-        for name, dtype in DTYPES.items():
+        for name, dtype in dtypes.items():
             h = base_h.to(dtype)
             w1, w2 = (t.to(dtype).requires_grad_() for t in base_w)
             hg = h.clone().requires_grad_()
@@ -92,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 rate = flops / _best_seconds(fn, args.iters) / 1e9
                 best[name][kind] = max(best[name].get(kind, 0.0), rate)
     print(
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{cpu_model()}, torch {torch.__version__}, "
         f"{args.threads} thread(s); shape ({m}, {p}, {w}) @ ({m}, {w}, {w})\n"
     )
     print("| dtype | batched matmul GFLOP/s | 2-layer block fwd+bwd GFLOP/s | vs float32 |")
@@ -112,7 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_out:
         with open(args.json_out, "w") as handle:
             json.dump(
-                {"config": vars(args), "torch": torch.__version__, "gflops": best}, handle, indent=2
+                {
+                    "config": vars(args),
+                    "cpu": cpu_model(),
+                    "torch": torch.__version__,
+                    "gflops": best,
+                },
+                handle,
+                indent=2,
             )
     return 0
 

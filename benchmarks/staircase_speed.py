@@ -64,6 +64,7 @@ from infomax.staircase import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from matmul_precision import cpu_model  # noqa: E402
 from staircase_reference import ReferenceStaircase  # noqa: E402
 
 
@@ -155,22 +156,6 @@ def _profile(model: object, steps: int, batch_size: int, generator: torch.Genera
     print(f"  matrix multiplies ({', '.join(MATMUL_OPS)}): {matmul / total:.1%}", file=sys.stderr)
     for event in sorted(events, key=lambda e: -e.self_cpu_time_total)[:8]:
         print(f"  {event.key:<28} {event.self_cpu_time_total / total:6.1%}", file=sys.stderr)
-
-
-def _cpu_model() -> str:
-    """The CPU's model name and its bfloat16-related flags (from /proc/cpuinfo on Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln), ""
-    )
-    flags = next(
-        (ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []
-    )
-    wanted = sorted(f for f in set(flags) if "bf16" in f or f.startswith("amx"))
-    return f"{model} ({', '.join(wanted) or 'no bf16 flags'})"
 
 
 def main() -> None:
@@ -276,7 +261,7 @@ def main() -> None:
             "warmup": args.warmup,
             "torch": torch.__version__,
             "machine": platform.processor() or platform.machine(),
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
         }
         name = "speed-tuned.json" if args.keep_freed_memory else "speed-default.json"
         (args.out / name).write_text(json.dumps({"config": meta, "rows": rows}, indent=2) + "\n")

@@ -20,11 +20,13 @@ with a handful of large kernels instead of ``M`` times as many small ones.
 Estimates stay on the device in a preallocated (steps, M) tensor; nothing
 synchronises per step.
 
-Speed on a shared 2-core CPU (``benchmarks/staircase_speed.py``, 8 bounds,
-B = 64, 1 thread): separable about 2x the plain per-bound loop; concat about
-1x, because the concat critic is bound by its (B * B, 256) x (256, 256)
-matmuls (~70% of the time in both implementations), which stacking cannot
-shrink.
+Speed on a 2-core CPU (``benchmarks/staircase_speed.py``, 8 bounds, B = 64,
+1 thread; BENCHMARKS.md §3): separable about 2x the plain per-bound loop;
+concat about 1x in float32, because the concat critic is bound by its
+(B * B, 256) x (256, 256) matmuls (70-85% of the time in both
+implementations), which stacking cannot shrink. ``precision="bfloat16"`` runs
+those matmuls in bfloat16 (float32 weights, gradients and scores), which is
+several times faster on a CPU with bfloat16 dot-product units.
 
 Example:
     >>> from infomax.staircase import format_table, run_staircase
