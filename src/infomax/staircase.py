@@ -21,8 +21,8 @@ Estimates stay on the device in a preallocated (steps, M) tensor; nothing
 synchronises per step.
 
 Speed on a 2-core CPU (``benchmarks/staircase_speed.py``, 8 bounds, B = 64,
-1 thread; BENCHMARKS.md §3): separable about 2x the plain per-bound loop;
-concat about 1x in float32, because the concat critic is bound by its
+1 thread; BENCHMARKS.md §3): separable 1.3-2x the plain per-bound loop,
+depending on the CPU; concat about 1x in float32, because the concat critic is bound by its
 (B * B, 256) x (256, 256) matmuls (70-85% of the time in both
 implementations), which stacking cannot shrink. ``precision="bfloat16"`` runs
 those matmuls in bfloat16 (float32 weights, gradients and scores), which is
@@ -317,6 +317,15 @@ class StackedMLP(nn.Module):
         return hidden
 
 
+def _compute_dtype(precision: str) -> torch.dtype | None:
+    """The hidden layers' matmul dtype for a ``precision`` name (None: the parameters')."""
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(
+            f"unknown precision {precision!r}; choose from {', '.join(PRECISION_CHOICES)}"
+        )
+    return None if precision == "float32" else PRECISION_CHOICES[precision]
+
+
 def _linears(module: nn.Module) -> list[nn.Linear]:
     return [layer for layer in module.modules() if isinstance(layer, nn.Linear)]
 
@@ -353,15 +362,10 @@ class StackedCritic(nn.Module):
         super().__init__()
         if kind not in CRITIC_CHOICES:
             raise ValueError(f"unknown critic {kind!r}; choose from {', '.join(CRITIC_CHOICES)}")
-        if precision not in PRECISION_CHOICES:
-            raise ValueError(
-                f"unknown precision {precision!r}; choose from {', '.join(PRECISION_CHOICES)}"
-            )
+        low = _compute_dtype(precision)
         self.kind = kind
         self.count = count
         self.chunk = 0
-        self.precision = precision
-        low = None if precision == "float32" else PRECISION_CHOICES[precision]
         if kind == "separable":
             self.nets = StackedMLP((dim, *HIDDEN, EMBED_DIM), 2 * count, low)
         else:
@@ -656,10 +660,7 @@ def run_staircase(
         raise ValueError("stages must list at least one true-MI value")
     for mi in stage_mis:
         rho_for_mi(mi)  # validates
-    if precision not in PRECISION_CHOICES:
-        raise ValueError(
-            f"unknown precision {precision!r}; choose from {', '.join(PRECISION_CHOICES)}"
-        )
+    _compute_dtype(precision)  # validates
 
     keep_freed_memory()
     previous_threads = torch.get_num_threads()
