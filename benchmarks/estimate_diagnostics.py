@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
         task = D.student_t(dim=5, dof=3.0, mi=2.0)
     else:
         task = D.correlated_gaussian(dim=20, mi=10.0)
-    x, y = task.sample(args.samples, seed=args.seed)
+    x_raw, y_raw = task.sample(args.samples, seed=args.seed)
+    x, y = x_raw, y_raw
     if args.marginal is not None:
         x, y = remap_marginals(x, args.marginal), remap_marginals(y, args.marginal)
         options["preprocess"] = None
@@ -205,12 +206,11 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
 
     # The estimate's own test rows (the remapped data has the same rows, so the same split).
     _, _, test = _split(x.shape[0], float(options.get("heldout", DEFAULTS["heldout"])), args.seed)
-    x_test, y_test = task.sample(args.samples, seed=args.seed)
-    x_test, y_test = x_test[test], y_test[test]
+    x_test, y_test = x_raw[test], y_raw[test]
     exact_test = task.log_density_ratio(torch.from_numpy(x_test), torch.from_numpy(y_test))
     out["exact_on_test_rows"] = _dv(exact_test.numpy().astype(np.float64))
     if args.ensemble > 1:
-        xr, yr = task.sample(args.rows, seed=fresh_seeds[0])
+        xr, yr = task.sample(args.rows, seed=fresh_seeds[0])  # the first fresh set again
         test_scores = [score(result, x_test, y_test)]
         fresh_scores = [trained]
         members = [result.mi]
