@@ -15,6 +15,7 @@ from infomax.estimate import (
     QuadraticSeparableCritic,
     RankTransform,
     all_pairs_dv,
+    all_pairs_dv_blocks,
     contrastive_dv_objective,
     estimate_mi,
 )
@@ -160,8 +161,10 @@ def test_a_critic_factory_is_built_warm_started_and_read_out_by_what_it_exposes(
     assert plain.scores(x[:5], y[:7]).shape == (5, 7)
 
 
-def test_a_non_separable_term_in_a_quadratic_subclass_falls_back_to_the_batched_readout() -> None:
-    """The inherited ``embed`` would drop the extra term: the read-out must notice."""
+def test_a_non_separable_term_in_a_quadratic_subclass_is_read_out_through_forward() -> None:
+    """The inherited ``embed`` would drop the extra term: the all-pairs read-out scores
+    blocks with ``forward`` instead, and agrees with the dense (capped) DV of the test rows."""
+    from infomax import estimate as E
 
     class Extra(QuadraticSeparableCritic):
         def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -169,8 +172,25 @@ def test_a_non_separable_term_in_a_quadratic_subclass_falls_back_to_the_batched_
 
     x, y = gaussian_pair(3000, 2, 0.5, seed=9)
     options = {"steps": 20, "eval_every": 10, "batch_size": 128, "progress": False}
-    assert estimate_mi(x, y, critic=Extra, **options).info["readout"] == "batches"
+    result = estimate_mi(x, y, critic=Extra, **options)
+    assert result.info["readout"] == "all-pairs"
+    _, _, test = E._split(3000, 0.3, seed=0)
+    dense = torch.as_tensor(result.scores(x[test], y[test]))
+    off = ~torch.eye(len(test), dtype=torch.bool)
+    negatives = dense[off].clamp(max=float(dense.diagonal().max()))  # the read-out's cap
+    capped_dv = dense.diagonal().mean() - torch.logsumexp(negatives, 0) + math.log(off.sum())
+    assert result.mi == pytest.approx(float(capped_dv), abs=1e-4)
     assert estimate_mi(x, y, **options).info["readout"] == "all-pairs"
+
+
+def test_all_pairs_blocks_match_dense_dv() -> None:
+    generator = torch.Generator().manual_seed(3)
+    scores = torch.randn(200, 200, generator=generator) + 3 * torch.eye(200)
+    estimate, per_group = all_pairs_dv_blocks(
+        lambda start, stop: scores[start:stop].clone(), 200, groups=5, chunk=48
+    )
+    assert estimate == pytest.approx(float(B.dv(scores)), abs=1e-5)
+    assert per_group.shape == (5,)
 
 
 def test_heldout_sets_are_capped_and_the_rest_trains(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,3 +349,19 @@ def test_contrastive_dv_objective_is_invariant_to_a_global_shift() -> None:
     loss = objective.training_loss(torch.randn(32, 2), torch.randn(32, 2))
     loss.backward()
     assert all(p.grad is not None for p in objective.critic.parameters())
+
+
+def test_the_cap_clips_negatives_above_every_positive() -> None:
+    """One negative scored far above every positive decides the plain DV, not the capped one."""
+    generator = torch.Generator().manual_seed(4)
+    scores = torch.randn(300, 300, generator=generator) + 2 * torch.eye(300)
+    clean = float(B.dv(scores))
+    scores[5, 17] = 40.0  # a critic's wild extrapolation on one negative pair
+    cap = float(scores.diagonal().max())
+    plain, _ = all_pairs_dv_blocks(lambda a, b: scores[a:b].clone(), 300, chunk=64)
+    capped, _ = all_pairs_dv_blocks(lambda a, b: scores[a:b].clone(), 300, chunk=64, cap=cap)
+    assert plain < clean - 20
+    off = ~torch.eye(300, dtype=torch.bool)
+    expected = scores.diagonal().mean() - torch.logsumexp(scores[off].clamp(max=cap), 0)
+    assert capped == pytest.approx(float(expected) + math.log(300 * 299), abs=1e-5)
+    assert capped == pytest.approx(clean, abs=0.05)

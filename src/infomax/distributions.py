@@ -65,12 +65,12 @@ MAX_MI_PER_DIM = 12.0
 
 @dataclass(frozen=True)
 class Transform:
-    """An invertible map applied to every coordinate of ``x`` or ``y``.
+    """An invertible map of the rows of ``x`` or ``y``: per coordinate, or the spiral's rotation.
 
     Attributes:
-        name: short name (``identity``, ``cube``, ``half_cube``, ``asinh``).
-        forward: latent -> observed, on float64 NumPy arrays of any shape.
-        inverse: observed -> latent, on float64 torch tensors of any shape.
+        name: short name (``identity``, ``cube``, ``half_cube``, ``asinh``, ``spiral``).
+        forward: latent -> observed, on float64 NumPy arrays of shape (N, d).
+        inverse: observed -> latent, on float64 torch tensors of shape (N, d).
     """
 
     name: str
@@ -86,6 +86,34 @@ HALF_CUBE = Transform(
     lambda s: torch.sign(s) * s.abs().pow(2.0 / 3.0),
 )
 ASINH = Transform("asinh", np.arcsinh, torch.sinh)
+
+
+def spiral_transform(speed: float) -> Transform:
+    """bmi's spiral: rotate the first two coordinates by ``speed * |t|^2`` radians.
+
+    A rotation keeps ``|t|``, so the inverse rotates back by the same angle.
+    It mixes coordinates by an amount that depends on the radius, so the
+    per-coordinate copula of a spiralled Gaussian is neither Gaussian nor
+    elliptical, while MI is unchanged (an invertible map of ``x`` alone).
+
+    Args:
+        speed: radians per unit of squared norm.
+    """
+
+    def forward(t: np.ndarray) -> np.ndarray:
+        angle = speed * (t**2).sum(1)
+        out = t.copy()
+        out[:, 0] = np.cos(angle) * t[:, 0] - np.sin(angle) * t[:, 1]
+        out[:, 1] = np.sin(angle) * t[:, 0] + np.cos(angle) * t[:, 1]
+        return out
+
+    def inverse(s: Tensor) -> Tensor:
+        angle = -speed * (s**2).sum(1)
+        first = torch.cos(angle) * s[:, 0] - torch.sin(angle) * s[:, 1]
+        second = torch.sin(angle) * s[:, 0] + torch.cos(angle) * s[:, 1]
+        return torch.cat([first[:, None], second[:, None], s[:, 2:]], 1)
+
+    return Transform("spiral", forward, inverse)
 
 
 def _as_float64_tensor(a: Tensor | np.ndarray, name: str, dim: int) -> Tensor:
@@ -427,6 +455,29 @@ def asinh(
     return GaussianTask("asinh", shares, _params(shares, mi_per_dim), ASINH, ASINH)
 
 
+def spiral(dim: int = 5, mi: float = 2.0, speed: float = 1.0 / 3.0) -> GaussianTask:
+    """:func:`correlated_gaussian` with ``x`` spiralled (:func:`spiral_transform`), same MI.
+
+    The one ground-truth task here whose copula is not elliptical: after the
+    rank transform, neither the Gaussian nor the Student-t start of
+    :func:`infomax.estimate_mi` represents it, so the trained critic has to.
+
+    Args:
+        dim: width of ``x`` and ``y`` (at least 2).
+        mi: total MI, nats, split equally over the coordinate pairs.
+        speed: rotation in radians per unit of ``|x|^2`` (``E|x|^2 = dim``).
+
+    Returns:
+        A :class:`GaussianTask` whose ``x`` is spiralled.
+    """
+    d = _check_dim(dim)
+    if d < 2:
+        raise ValueError(f"the spiral rotates two coordinates; dim must be at least 2, got {d}")
+    shares = _resolve_mi_per_dim(d, mi, None, d, 2.0)
+    params = {"dim": d, "mi": mi, "speed": round(speed, 6)}
+    return GaussianTask("spiral", shares, params, x_transform=spiral_transform(speed))
+
+
 def _params(shares: np.ndarray, mi_per_dim: object) -> dict[str, Any]:
     if mi_per_dim is not None:
         return {"mi_per_dim": [round(float(s), 6) for s in shares]}
@@ -602,6 +653,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "half_cube": half_cube,
     "asinh": asinh,
     "student_t": student_t,
+    "spiral": spiral,
 }
 
 
