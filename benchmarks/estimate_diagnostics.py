@@ -32,8 +32,8 @@ spread would gain.
 
 Usage::
 
-    .venv/bin/python benchmarks/estimate_diagnostics.py [--task student-t] [--rows 7500]
-        [--seed 0] [--option KEY=JSON ...] [--marginal normal|logistic|laplace|t5]
+    .venv/bin/python benchmarks/estimate_diagnostics.py [--task student-t|gaussian|spiral]
+        [--rows 7500] [--seed 0] [--option KEY=JSON ...] [--marginal normal|logistic|laplace|t5]
         [--fresh-seeds 1,2] [--exact-draws 8] [--ensemble 3]
 """
 
@@ -93,7 +93,7 @@ def _dv(scores: np.ndarray) -> float:
 def main(argv: list[str] | None = None, **extra_options: object) -> int:
     """Run the diagnosis; ``extra_options`` go to ``estimate_mi`` too (e.g. a critic factory)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="student-t", choices=("student-t", "gaussian"))
+    parser.add_argument("--task", default="student-t", choices=("student-t", "gaussian", "spiral"))
     parser.add_argument("--samples", type=int, default=50_000, help="rows given to estimate_mi")
     parser.add_argument("--rows", type=int, default=7500, help="fresh rows scored afterwards")
     parser.add_argument("--threads", type=int, default=2)
@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
     torch.set_num_threads(args.threads)
     if args.task == "student-t":
         task = D.student_t(dim=5, dof=3.0, mi=2.0)
+    elif args.task == "spiral":
+        task = D.spiral(dim=5, mi=2.0)
     else:
         task = D.correlated_gaussian(dim=20, mi=10.0)
     x_raw, y_raw = task.sample(args.samples, seed=args.seed)

@@ -154,6 +154,10 @@ def test_estimate_passes_every_option(
         "heldout": 0.2,
         "progress": False,
     }
+    assert main(["estimate", *pair, "--init", "none"]) == 0
+    assert fake.calls[1][2] == {"init": None, "progress": None}
+    assert main(["estimate", *pair, "--init", "gaussian"]) == 0
+    assert fake.calls[2][2] == {"init": "gaussian", "progress": None}
 
 
 def test_estimate_subviews_and_conditional(

@@ -163,6 +163,12 @@ def _estimate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=_positive_int, help="maximum training steps")
     parser.add_argument("--seed", type=int, help="random seed (split, initialisation, batches)")
     parser.add_argument(
+        "--init",
+        choices=("elliptical", "gaussian", "none"),
+        help="start of the quadratic critic: the best of a Gaussian and Student-t copulas "
+        "fitted to the data (elliptical, default), the Gaussian one, or zero (none)",
+    )
+    parser.add_argument(
         "--heldout",
         type=_fraction,
         metavar="FRACTION",
@@ -202,6 +208,8 @@ def _x_width(x: np.ndarray) -> int:
 
 def _run_estimate(args: argparse.Namespace) -> int:
     kwargs = _options(args, ("bound", "critic", "batch_size", "steps", "seed", "heldout"))
+    if args.init is not None:
+        kwargs["init"] = None if args.init == "none" else args.init
     if args.subviews is not None and args.given is not None:
         raise InputError(
             "--subviews and --given cannot be combined: --given Z already splits the "
@@ -240,6 +248,11 @@ def _run_estimate(args: argparse.Namespace) -> int:
         f"= {result.mi * bits:.4f}{_plus_minus(result.stderr * bits)} bits"
     )
     print(f"bound: {result.bound}")
+    start = result.info.get("start")
+    if start is not None:
+        dof = result.info.get("start_dof")
+        described = f"Student-t copula, dof {dof:g}" if dof else f"{start} copula"
+        print(f"start: {described}")
     if result.n_train > 0:
         print(f"samples: {result.n_train} to fit, {result.n_heldout} held out for the estimate")
     else:

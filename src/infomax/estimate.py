@@ -26,8 +26,11 @@ The recipe, and why:
 5. **Report** the estimate on the test rows with its standard error. For the
    DV read-outs (``contrastive_dv``, ``dv``, ``mine``) with a separable critic
    it is the DV estimate over *all* ``N (N - 1)`` negative pairs of the test
-   rows (:func:`all_pairs_dv`, a chunked matmul), with the standard error
-   from the spread of 10 row groups; otherwise the bound's estimate averaged
+   rows (:func:`all_pairs_dv`, a chunked matmul), negatives' scores clipped
+   at the highest positive score (a trained critic's wild score on one rare
+   pair must not decide the estimate; an exact critic loses about ``1/N``
+   nats), with the standard error from the spread of 10 row groups;
+   otherwise the bound's estimate averaged
    over disjoint test batches of ``eval_batch_size`` rows, with the standard
    error across them.
 
@@ -473,6 +476,8 @@ class BoundObjective(nn.Module):
         alpha: the interpolated bound's weight.
         dv_weight: weight of the DV term in ``contrastive_dv`` training.
         critic_kwargs: passed to the critic's constructor.
+        cap_negatives: in the all-pairs DV read-out, clip negative pairs' scores
+            at the highest positive score (:func:`all_pairs_dv_blocks`).
 
     Under torchrun (a process group of several processes), each process embeds
     its share of the batch and the score matrix is built from the embeddings
@@ -493,6 +498,7 @@ class BoundObjective(nn.Module):
         alpha: float = 0.01,
         dv_weight: float = 0.1,
         critic_kwargs: dict[str, Any] | None = None,
+        cap_negatives: bool = True,
     ) -> None:
         super().__init__()
         if bound not in NEURAL_BOUNDS:
@@ -504,6 +510,7 @@ class BoundObjective(nn.Module):
         self.tau = tau
         self.alpha = alpha
         self.dv_weight = dv_weight
+        self.cap_negatives = cap_negatives
         self.critic = _build_critic(critic, x_dim, y_dim, **(critic_kwargs or {}))
         self.term_names = [f"I(x; y) [{bound}]"]
         if bound in ("tuba", "interpolated"):
@@ -572,7 +579,7 @@ class BoundObjective(nn.Module):
         ``gx @ hy.T`` (checked on the first 16 rows), the embeddings are scored
         directly; otherwise ``forward`` scores blocks of rows against all columns.
         Negatives are clipped at the highest positive score of the rows
-        (``cap`` of :func:`all_pairs_dv_blocks`).
+        (``cap`` of :func:`all_pairs_dv_blocks`) unless ``cap_negatives`` is off.
 
         Returns:
             ``(estimate (1,), per_group (groups, 1))`` in nats, or None.
@@ -587,9 +594,13 @@ class BoundObjective(nn.Module):
         scores = self.critic(x[:head], y[:head])
         separable = gx[:head] @ hy[:head].T
         # The positives' scores, from square blocks (cheap), give the cap on the negatives.
-        cap = max(
-            float(self.critic(x[a : a + 1024], y[a : a + 1024]).diagonal().max())
-            for a in range(0, x.shape[0], 1024)
+        cap = (
+            max(
+                float(self.critic(x[a : a + 1024], y[a : a + 1024]).diagonal().max())
+                for a in range(0, x.shape[0], 1024)
+            )
+            if self.cap_negatives
+            else None
         )
         if base is None and torch.allclose(separable, scores, rtol=1e-4, atol=1e-4):
             estimate, per_group = all_pairs_dv(gx, hy, groups, cap=cap)
@@ -998,7 +1009,9 @@ def estimate_mi(
         critic_kwargs: passed to the critic (e.g. ``hidden=(512, 512)``).
         objective: a ready-made estimator module following :class:`Objective`
             (overrides ``bound``/``critic``/``subviews``).
-        **bound_kwargs: bound options (``tau`` for SMILE, ``alpha`` for interpolated).
+        **bound_kwargs: bound options (``tau`` for SMILE, ``alpha`` for interpolated,
+            ``dv_weight``, ``cap_negatives=False`` for the all-pairs DV without
+            its clip; see :class:`BoundObjective`).
 
     Returns:
         :class:`~infomax.result.MIEstimate` with ``mi`` and ``stderr`` (nats)
