@@ -95,3 +95,20 @@ def test_estimate_mi_starts_a_student_t_at_its_copula_and_a_gaussian_at_the_gaus
     result = estimate_mi(x, y, **options)
     assert result.info["start"] == "gaussian"
     assert result.mi == pytest.approx(gaussian.mi, abs=0.1)
+
+
+def test_one_column_each_and_wide_data() -> None:
+    """One column per side works; past MAX_ELLIPTICAL_DIM columns only the Gaussian is tried."""
+    from infomax.estimate import MAX_ELLIPTICAL_DIM
+
+    options = {"steps": 50, "eval_every": 50, "progress": False}
+    task = D.student_t(dim=1, dof=2.0, mi=0.5)
+    x, y = task.sample(6000, seed=6)
+    result = estimate_mi(x, y, **options)
+    assert len(result.info["start_candidates"]) > 1
+    assert result.mi == pytest.approx(task.mi, abs=0.1)
+    wide = MAX_ELLIPTICAL_DIM // 2 + 1
+    x, y = D.correlated_gaussian(dim=wide, mi=1.0).sample(3000, seed=7)
+    result = estimate_mi(x, y, **options)
+    assert list(result.info["start_candidates"]) == ["gaussian"]
+    assert result.info["start"] == "gaussian"
