@@ -18,14 +18,16 @@ grows like ``exp(u^2 / (2 nu))`` in the tails, which an MLP of ``u`` cannot
 extrapolate from the few training rows out there; as a fixed term of the
 critic it costs one matmul per score matrix.
 
-``R`` comes from Kendall's tau, which for every elliptical copula satisfies
+``R`` starts from Kendall's tau, which for every elliptical copula satisfies
 ``R_ij = sin(pi tau_ij / 2)`` whatever ``nu`` is (Lindskog, McNeil & Schmock,
-2003), so one fit serves every ``nu`` and :func:`infomax.estimate_mi` picks
-``nu`` on its validation rows.
+2003), and is refined for each ``nu`` by the t likelihood on all rows
+(:func:`fit_student_t_correlation`); :func:`infomax.estimate_mi` picks ``nu``
+on its validation rows.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -33,7 +35,13 @@ import torch
 from scipy import stats
 from torch import Tensor, nn
 
-__all__ = ["StudentTCopulaRatio", "elliptical_correlation", "kendall_tau"]
+__all__ = [
+    "StudentTCopulaRatio",
+    "elliptical_correlation",
+    "fit_student_t_correlation",
+    "kendall_tau",
+    "student_t_scores",
+]
 
 #: Normal scores beyond this are clamped before the quantile map. The rank
 #: transform of ``n`` rows never exceeds ``Phi^{-1}(1 - 0.5/n)`` (5.3 at 10^7 rows).
@@ -94,12 +102,81 @@ def elliptical_correlation(z: np.ndarray, max_rows: int = 3000, floor: float = 1
     return corr * scale[:, None] * scale[None, :]
 
 
-def _student_t_quantile_of_normal(u: np.ndarray, dof: float) -> np.ndarray:
-    """``T_dof^{-1}(Phi(u))`` elementwise, computed in the nearer tail for accuracy."""
+#: Points of the tabulated quantile map on ``[-SCORE_LIMIT, SCORE_LIMIT]``.
+GRID = 4801
+
+
+@functools.lru_cache(maxsize=32)
+def _quantile_table(dof: float) -> Tensor:
+    """(GRID,) float64 values of ``T_dof^{-1}(Phi(u))`` on an even grid of ``u``.
+
+    Computed in the nearer tail (``isf`` of the smaller tail probability) for accuracy.
+    """
     from scipy import special
 
-    upper = stats.t.isf(special.ndtr(-np.abs(u)), dof)
-    return np.sign(u) * upper
+    knots = np.linspace(-SCORE_LIMIT, SCORE_LIMIT, GRID)
+    upper = stats.t.isf(special.ndtr(-np.abs(knots)), dof)
+    return torch.from_numpy(np.sign(knots) * upper)
+
+
+def _interpolate(table: Tensor, u: Tensor) -> Tensor:
+    """Linear interpolation of ``table`` (on the even ``u`` grid) at ``u``, in ``u``'s dtype."""
+    step = 2 * SCORE_LIMIT / (table.numel() - 1)
+    position = (u.clamp(-SCORE_LIMIT, SCORE_LIMIT) + SCORE_LIMIT) / step
+    low = position.floor().clamp(max=table.numel() - 2)
+    index = low.long()
+    table = table.to(u.dtype)
+    return torch.lerp(table[index], table[index + 1], position - low)
+
+
+def student_t_scores(u: Tensor, dof: float) -> Tensor:
+    """``s = T_dof^{-1}(Phi(u))`` elementwise: normal scores to Student-t scores, any shape."""
+    return _interpolate(_quantile_table(float(dof)), u)
+
+
+def fit_student_t_correlation(
+    u: Tensor,
+    dof: float,
+    start: np.ndarray | None = None,
+    iterations: int = 200,
+    tol: float = 1e-6,
+) -> np.ndarray:
+    """Maximum-likelihood correlation of a Student-t copula with known ``dof``, on all rows.
+
+    With ``s = T_dof^{-1}(Phi(u))`` the rows are multivariate t with unit-scale
+    margins, and the scatter matrix's likelihood equations are the fixed
+    point ``S = mean_i w_i s_i s_i^T`` with ``w_i = (dof + d) / (dof + s_i^T
+    S^{-1} s_i)``; each sweep is two ``(N, d) x (d, d)`` products. The result is
+    rescaled to unit diagonal. Kendall's tau (:func:`elliptical_correlation`)
+    is the start: it is exact for every elliptical copula but uses a few
+    thousand rows, so it is noisy when ``d`` is large (64 columns, 3,000 rows:
+    entries off by up to 0.075, which cost 0.3 nats at 6 nats of MI).
+
+    Args:
+        u: (N, d) normal scores (the rank-transformed rows).
+        dof: degrees of freedom.
+        start: (d, d) starting correlation (default: identity).
+        iterations: most fixed-point sweeps.
+        tol: stop when no entry of the correlation moves by more than this.
+
+    Returns:
+        (d, d) float64 correlation matrix.
+    """
+    scores = student_t_scores(torch.as_tensor(u, dtype=torch.float64), dof)
+    n, d = scores.shape
+    scatter = torch.eye(d, dtype=torch.float64) if start is None else torch.as_tensor(start)
+    scatter = scatter.to(torch.float64)
+    for _ in range(iterations):
+        q = torch.linalg.solve(scatter, scores.T).T.mul(scores).sum(1).clamp(min=0)
+        weights = (dof + d) / (dof + q)
+        updated = (scores * weights[:, None]).T @ scores / n
+        scale = updated.diagonal().rsqrt()
+        updated = updated * scale[:, None] * scale[None, :]
+        change = float((updated - scatter).abs().max())
+        scatter = updated
+        if change < tol:
+            break
+    return scatter.numpy()
 
 
 class StudentTCopulaRatio(nn.Module):
@@ -113,10 +190,9 @@ class StudentTCopulaRatio(nn.Module):
             ``[x; y]`` (:func:`elliptical_correlation`).
         x_dim: width of ``x`` (the first ``x_dim`` rows / columns of ``R``).
         dof: degrees of freedom ``nu`` (> 0).
-        grid: points of the tabulated quantile map on ``[-SCORE_LIMIT, SCORE_LIMIT]``.
     """
 
-    def __init__(self, correlation: np.ndarray, x_dim: int, dof: float, grid: int = 4801) -> None:
+    def __init__(self, correlation: np.ndarray, x_dim: int, dof: float) -> None:
         super().__init__()
         if dof <= 0:
             raise ValueError(f"dof must be positive, got {dof}")
@@ -146,22 +222,14 @@ class StudentTCopulaRatio(nn.Module):
             + 0.5 * log_det(corr[:x_dim, :x_dim])
             + 0.5 * log_det(corr[x_dim:, x_dim:])
         )
-        knots = np.linspace(-SCORE_LIMIT, SCORE_LIMIT, grid)
-        table = _student_t_quantile_of_normal(knots, nu)
-        self.register_buffer("table", torch.as_tensor(table, dtype=torch.float32))
-        self.step = 2 * SCORE_LIMIT / (grid - 1)
+        self.register_buffer("table", _quantile_table(self.dof).to(torch.float32))
 
     def extra_repr(self) -> str:
         return f"x_dim={self.x_dim}, y_dim={self.y_dim}, dof={self.dof:g}"
 
     def quantile(self, u: Tensor) -> Tensor:
         """``s = T_nu^{-1}(Phi(u))`` by linear interpolation of the table: (..., d) -> (..., d)."""
-        position = (u.clamp(-SCORE_LIMIT, SCORE_LIMIT) + SCORE_LIMIT) / self.step
-        low = position.floor().clamp(max=self.table.numel() - 2)
-        index = low.long()
-        weight = position - low
-        table = self.table.to(u.dtype)
-        return torch.lerp(table[index], table[index + 1], weight)
+        return _interpolate(self.table, u)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """Args: x (B, d_x), y (M, d_y) normal scores. Returns: (B, M) log ratios, nats."""

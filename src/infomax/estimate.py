@@ -856,9 +856,10 @@ def _elliptical_start(
     """Warm-start the quadratic critic at the best elliptical copula on the validation rows.
 
     Candidates: the Gaussian copula (:meth:`QuadraticSeparableCritic.init_gaussian`)
-    and Student-t copulas with the ``dof`` of :data:`STUDENT_T_DOFS`, all with
-    one correlation matrix from Kendall's tau of the training rows
-    (:func:`~infomax.copula.elliptical_correlation`). Each is read out on the
+    and Student-t copulas with the ``dof`` of :data:`STUDENT_T_DOFS`, each with
+    the maximum-likelihood correlation for its ``dof`` on the training rows
+    (:func:`~infomax.copula.fit_student_t_correlation`, started from Kendall's
+    tau, :func:`~infomax.copula.elliptical_correlation`). Each is read out on the
     validation rows as the checkpoints are. The ``dof`` are tried from the
     largest down and the search stops after two successive falls of the
     validation estimate. The best t start is kept if it beats the Gaussian one
@@ -868,7 +869,7 @@ def _elliptical_start(
         ``{"start": "gaussian" | "student_t", "start_dof": ..., "start_candidates":
         {name: validation estimate}}`` for the result's ``info``.
     """
-    from infomax.copula import elliptical_correlation
+    from infomax.copula import elliptical_correlation, fit_student_t_correlation
 
     critic = objective.critic
     assert isinstance(critic, QuadraticSeparableCritic)
@@ -881,11 +882,15 @@ def _elliptical_start(
     critic.init_gaussian(x_train, y_train)
     scores = {"gaussian": value()}
     if x_train.shape[1] + y_train.shape[1] <= MAX_ELLIPTICAL_DIM:
-        correlation = elliptical_correlation(torch.cat([x_train, y_train], 1).numpy())
+        rows = torch.cat([x_train, y_train], 1)
+        kendall = elliptical_correlation(rows.numpy())
+        correlations: dict[str, np.ndarray] = {}
         previous, falls = -math.inf, 0
         for dof in sorted(STUDENT_T_DOFS, reverse=True):  # from nearly Gaussian to heavy tails
-            critic.init_student_t(correlation, dof)
-            scores[f"student_t dof {dof:g}"] = current = value()
+            name = f"student_t dof {dof:g}"
+            correlations[name] = fit_student_t_correlation(rows, dof, start=kendall)
+            critic.init_student_t(correlations[name], dof)
+            scores[name] = current = value()
             falls = falls + 1 if current < previous else 0
             previous = current
             if falls == 2:  # two successive falls: past the best dof
@@ -897,7 +902,7 @@ def _elliptical_start(
         info.update(start="gaussian")
     else:
         dof = float(best.rsplit(" ", 1)[1])
-        critic.init_student_t(correlation, dof)
+        critic.init_student_t(correlations[best], dof)
         info.update(start="student_t", start_dof=dof)
     return info
 
