@@ -285,7 +285,7 @@ class QuadraticSeparableCritic(nn.Module):
 
         Args:
             correlation: (d_x + d_y, d_x + d_y) copula correlation of ``[x; y]``
-                (:func:`~infomax.copula.elliptical_correlation`).
+                (:func:`~infomax.copula.fit_student_t_correlation`).
             dof: degrees of freedom.
         """
         from infomax.copula import StudentTCopulaRatio
