@@ -69,7 +69,8 @@ def student_t_variants() -> list[tuple[str, float, Sampler]]:
 
     out = []
     for dim, dof, mi in ((5, 1.0, 2.0), (5, 2.0, 2.0), (5, 5.0, 2.0), (2, 1.0, 1.0),
-                         (5, 3.0, 6.0), (10, 3.0, 4.0), (32, 3.0, 6.0)):  # fmt: skip
+                         (5, 3.0, 6.0), (10, 3.0, 4.0), (32, 3.0, 6.0), (64, 3.0, 6.0),
+                         (128, 3.0, 6.0)):  # fmt: skip
         task = D.student_t(dim=dim, dof=dof, mi=mi)
         name = f"student-t-{dim}d dof {dof:g} ({mi:g} nats)"
         out.append((name, task.mi, lambda n, seed, task=task: task.sample(n, seed=seed)))

@@ -18,11 +18,12 @@ grows like ``exp(u^2 / (2 nu))`` in the tails, which an MLP of ``u`` cannot
 extrapolate from the few training rows out there; as a fixed term of the
 critic it costs one matmul per score matrix.
 
-``R`` starts from Kendall's tau, which for every elliptical copula satisfies
-``R_ij = sin(pi tau_ij / 2)`` whatever ``nu`` is (Lindskog, McNeil & Schmock,
-2003), and is refined for each ``nu`` by the t likelihood on all rows
-(:func:`fit_student_t_correlation`); :func:`infomax.estimate_mi` picks ``nu``
-on its validation rows.
+For each ``nu``, ``R`` is fitted by the t likelihood on all rows
+(:func:`fit_student_t_correlation`), and :func:`infomax.estimate_mi` picks
+``nu`` on its validation rows. :func:`elliptical_correlation` (Kendall's tau,
+``R_ij = sin(pi tau_ij / 2)`` for every elliptical copula whatever ``nu`` is;
+Lindskog, McNeil & Schmock, 2003) is the ``nu``-free alternative: exact in
+expectation but costly (``d^2`` per row pair), so it uses a subset of rows.
 """
 
 from __future__ import annotations
@@ -148,10 +149,13 @@ def fit_student_t_correlation(
     point ``S = mean_i w_i s_i s_i^T`` with ``w_i = (dof + d) / (dof + s_i^T
     S^{-1} s_i)``; each sweep is two ``(N, d) x (d, d)`` products and is
     rescaled to unit diagonal (so the result approximates the maximum-likelihood
-    correlation under the copula's unit margins). Kendall's tau (:func:`elliptical_correlation`)
-    is the start: it is exact for every elliptical copula but uses a few
-    thousand rows, so it is noisy when ``d`` is large (64 columns, 3,000 rows:
-    entries off by up to 0.075, which cost 0.3 nats at 6 nats of MI).
+    correlation under the copula's unit margins). On a 64-column Student-t,
+    20 sweeps from the identity, from the normal scores' correlation and from
+    Kendall's tau all gave a fit whose largest error was 0.0206 (equal to
+    1e-8). It uses every row, where Kendall's tau
+    (:func:`elliptical_correlation`) affordably uses a few thousand, which is
+    noisy when ``d`` is large (64 columns, 3,000 rows: entries off by up to
+    0.075, which cost 0.3 nats at 6 nats of MI; this fit: 0.021).
 
     Args:
         u: (N, d) normal scores (the rank-transformed rows).
