@@ -597,30 +597,25 @@ class BoundObjective(nn.Module):
         head = min(16, x.shape[0])
         scores = self.critic(x[:head], y[:head])
         separable = gx[:head] @ hy[:head].T
-        # The positives' scores, from square blocks (cheap), give the cap on the negatives.
-        cap = (
-            max(
-                float(self.critic(x[a : a + 1024], y[a : a + 1024]).diagonal().max())
-                for a in range(0, x.shape[0], 1024)
-            )
-            if self.cap_negatives
-            else None
-        )
+        squares = range(0, x.shape[0], 1024)  # positives of a generic term, from square blocks
+        block: Callable[[int, int], Tensor]
         if base is None and torch.allclose(separable, scores, rtol=1e-4, atol=1e-4):
-            estimate, per_group = all_pairs_dv(gx, hy, groups, cap=cap)
+            block = lambda a, b: gx[a:b] @ hy.T  # noqa: E731
+            diagonal = (gx * hy).sum(1)
         elif base is not None and torch.allclose(
             separable + base(x[:head], y[:head]), scores, rtol=1e-4, atol=1e-4
         ):  # embeddings plus the fixed term, without re-embedding y for every block
-            estimate, per_group = all_pairs_dv_blocks(
-                lambda start, stop: gx[start:stop] @ hy.T + base(x[start:stop], y),
-                x.shape[0],
-                groups,
-                cap=cap,
+            block = lambda a, b: gx[a:b] @ hy.T + base(x[a:b], y)  # noqa: E731
+            diagonal = (gx * hy).sum(1) + torch.cat(
+                [base(x[a : a + 1024], y[a : a + 1024]).diagonal() for a in squares]
             )
         else:
-            estimate, per_group = all_pairs_dv_blocks(
-                lambda start, stop: self.critic(x[start:stop], y), x.shape[0], groups, cap=cap
+            block = lambda a, b: self.critic(x[a:b], y)  # noqa: E731
+            diagonal = torch.cat(
+                [self.critic(x[a : a + 1024], y[a : a + 1024]).diagonal() for a in squares]
             )
+        cap = float(diagonal.max()) if self.cap_negatives else None
+        estimate, per_group = all_pairs_dv_blocks(block, x.shape[0], groups, cap=cap)
         return torch.tensor([estimate]), per_group[:, None]
 
 
