@@ -46,6 +46,8 @@ import time
 import numpy as np
 from scipy.special import logsumexp
 
+from _record import write_result
+
 
 def _log_mean_exp(values: np.ndarray) -> float:
     return float(logsumexp(values) - np.log(values.size))
@@ -272,8 +274,7 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
         + ", ".join(f"{r['quantile']} {r['error']:.2f}" for r in by_radius)
     )
     if args.json_out:
-        with open(args.json_out, "w") as handle:
-            json.dump(out, handle, indent=2)
+        write_result(args.json_out, out)
     return 0
 
 

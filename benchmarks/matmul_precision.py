@@ -19,12 +19,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from collections.abc import Callable
 
 import torch
+
+from _record import write_result
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -131,17 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         f"square 2048^3 matmul: {rates['square_2048']:.0f} GFLOP/s"
     )
     if args.json_out:
-        with open(args.json_out, "w") as handle:
-            json.dump(
-                {
-                    "config": vars(args),
-                    "cpu": cpu_model(),
-                    "torch": torch.__version__,
-                    "gflops": best,
-                },
-                handle,
-                indent=2,
-            )
+        write_result(
+            args.json_out,
+            {"config": vars(args), "cpu": cpu_model(), "torch": torch.__version__, "gflops": best},
+        )
     return 0
 
 
