@@ -1,6 +1,6 @@
 """Would reduced precision speed up the concat critic? Matmul throughput per dtype on this CPU.
 
-The concat staircase step is bound by its hidden-layer matmuls (BENCHMARKS §3):
+The concat staircase step is bound by its hidden-layer matmuls (BENCHMARKS.md, "Staircase speed"):
 8 bounds x 64 x 64 pairs = 32,768 rows through 256x256 layers. This script
 times exactly that shape, as one batched matmul over the 8 models and as a
 forward + backward pass of a two-layer 256-256 ReLU block, in float32,
