@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from _record import read_result, write_result
+
 #: name -> (method, TrainConfig overrides)
 RUNS: dict[str, tuple[str, dict[str, Any]]] = {
     "dim-local-infonce": ("dim-local", {"lr": 5e-4, "method_options": {"estimator": "infonce"}}),
@@ -100,11 +102,11 @@ def run_probes(args: argparse.Namespace) -> None:
     results: dict[str, Any] = {}
     path = args.out / f"probes-s{args.seed}.json"
     if path.is_file():
-        results = json.loads(path.read_text())
+        results = read_result(path)
 
     def record(key: str, result: Any, extra: dict[str, Any]) -> None:
         results[key] = {**probe_to_json(result), **extra}
-        path.write_text(json.dumps(results, indent=2) + "\n")
+        write_result(path, results)
         print(f"{key}: {results[key]['accuracy']:.4f}", flush=True)
 
     for name in args.runs:
@@ -165,7 +167,7 @@ def summarise(args: argparse.Namespace) -> None:
     for seed in seeds:
         path = args.out / f"probes-s{seed}.json"
         if path.is_file():
-            tables[seed] = json.loads(path.read_text())
+            tables[seed] = read_result(path)
     names = [n for n in [*args.runs, "random-encoder", "random-patch-dim", "raw-pixels"]
              if any(n in t for t in tables.values())]  # fmt: skip
     header = " | ".join(f"seed {s}" for s in seeds)
@@ -187,7 +189,7 @@ def summarise(args: argparse.Namespace) -> None:
         spread = max(accuracies) - min(accuracies)
         summary[name] = {"accuracies": accuracies, "mean": mean, "spread": spread}
         print(f"| {name} | {cells} | {mean:.2f}% | {spread:.2f} | {speed} |")
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_result(args.out / "summary.json", summary)
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _record import write_result
+
 
 def state_mi(states: int, stay: float, k: int) -> float:
     """I(s_t; s_{t+k}) in nats for the symmetric sticky chain at stationarity (uniform)."""
@@ -123,7 +125,7 @@ def main() -> None:
         "infonce_cap": cap,
         "per_step": steps,
     }  # fmt: skip
-    (args.out / "cpc_sequences.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_result(args.out / "cpc_sequences.json", report)
     if args.json:
         print(json.dumps(report, indent=2))
         return

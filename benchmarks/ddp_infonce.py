@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from _record import write_result
+
 
 def run_one(args: argparse.Namespace) -> None:
     import numpy as np
@@ -108,7 +110,7 @@ def sweep(args: argparse.Namespace) -> None:
             subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
             rows.append(json.loads((args.out / f"ddp-w{processes}-k{k}.json").read_text()))
             print(json.dumps(rows[-1]), flush=True)
-    (args.out / "ddp_infonce.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_result(args.out / "ddp_infonce.json", rows)
     print("| processes | K | log K | InfoNCE (nats) | pairs/s | steps/s |")
     print("|---|---|---|---|---|---|")
     for r in rows:

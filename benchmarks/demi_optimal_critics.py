@@ -25,12 +25,12 @@ target. Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import torch
 
+from _record import write_result
 from infomax.demi_benchmark import optimal_markdown, optimal_setting
 
 
@@ -70,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(optimal_markdown(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "rows": rows}, f, indent=2)
+        write_result(args.json, {"args": vars(args), "rows": rows})
     return 0
 
 

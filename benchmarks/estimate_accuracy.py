@@ -28,12 +28,13 @@ two CPU cores. Timings are inflated when other processes share the machine.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Callable
 
 import numpy as np
+
+from _record import write_result
 
 Sampler = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 
@@ -150,20 +151,18 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     if args.json_out:
-        with open(args.json_out, "w") as handle:
-            json.dump(
-                {
-                    "samples": args.samples,
-                    "threads": args.threads,
-                    "suite": args.suite,
-                    "init": args.init,
-                    "seed": args.seed,
-                    "estimator_seed": args.estimator_seed,
-                    "results": rows,
-                },
-                handle,
-                indent=2,
-            )
+        write_result(
+            args.json_out,
+            {
+                "samples": args.samples,
+                "threads": args.threads,
+                "suite": args.suite,
+                "init": args.init,
+                "seed": args.seed,
+                "estimator_seed": args.estimator_seed,
+                "results": rows,
+            },
+        )
     return 0
 
 

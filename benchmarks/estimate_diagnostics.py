@@ -1,7 +1,7 @@
 """Where does ``estimate_mi`` lose nats? Its trained critic against a task's exact log ratio.
 
 Runs :func:`infomax.estimate_mi` with its defaults on a ground-truth task (the
-Student-t by default, the one task short of the 5% goal), then scores fresh
+Student-t copula by default, the heavy-tailed task), then scores fresh
 rows of the same task with the kept critic (:meth:`MIEstimate.scores`) and
 compares them with the exact log density ratio on the same rows:
 
@@ -12,7 +12,7 @@ compares them with the exact log density ratio on the same rows:
 * how much of each partition the top negative pairs carry (is it tail-dominated?);
 * the positive-pair error by quantile of ``|x|`` (where does the critic go wrong?).
 
-Variants of the estimate, so that every figure of BENCHMARKS.md §2 can be rerun:
+Variants of the estimate (BENCHMARKS.md, "estimate_mi diagnostics"):
 ``--seed`` (the data and the estimate), ``--option key=value`` (any
 :func:`infomax.estimate_mi` keyword, the value read as JSON, e.g.
 ``--option dv_weight=1.0 --option heldout=0.2``), and ``--marginal`` (map each
@@ -45,6 +45,8 @@ import time
 
 import numpy as np
 from scipy.special import logsumexp
+
+from _record import write_result
 
 
 def _log_mean_exp(values: np.ndarray) -> float:
@@ -272,8 +274,7 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
         + ", ".join(f"{r['quantile']} {r['error']:.2f}" for r in by_radius)
     )
     if args.json_out:
-        with open(args.json_out, "w") as handle:
-            json.dump(out, handle, indent=2)
+        write_result(args.json_out, out)
     return 0
 
 

@@ -19,9 +19,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
+
+from _record import write_result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,12 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     if args.json_out:
-        with open(args.json_out, "w") as handle:
-            json.dump(
-                {"caps": [E.MAX_VALIDATION_ROWS, E.MAX_TEST_ROWS], "threads": args.threads,
-                 "machine": platform.processor() or platform.machine(), "rows": rows},
-                handle, indent=2,
-            )  # fmt: skip
+        write_result(
+            args.json_out,
+            {"caps": [E.MAX_VALIDATION_ROWS, E.MAX_TEST_ROWS], "threads": args.threads,
+             "machine": platform.processor() or platform.machine(), "rows": rows},
+        )  # fmt: skip
     return 0
 
 

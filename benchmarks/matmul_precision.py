@@ -1,6 +1,6 @@
 """Would reduced precision speed up the concat critic? Matmul throughput per dtype on this CPU.
 
-The concat staircase step is bound by its hidden-layer matmuls (BENCHMARKS §3):
+The concat staircase step is bound by its hidden-layer matmuls (BENCHMARKS.md, "Staircase speed"):
 8 bounds x 64 x 64 pairs = 32,768 rows through 256x256 layers. This script
 times exactly that shape, as one batched matmul over the 8 models and as a
 forward + backward pass of a two-layer 256-256 ReLU block, in float32,
@@ -19,12 +19,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from collections.abc import Callable
 
 import torch
+
+from _record import write_result
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -131,17 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         f"square 2048^3 matmul: {rates['square_2048']:.0f} GFLOP/s"
     )
     if args.json_out:
-        with open(args.json_out, "w") as handle:
-            json.dump(
-                {
-                    "config": vars(args),
-                    "cpu": cpu_model(),
-                    "torch": torch.__version__,
-                    "gflops": best,
-                },
-                handle,
-                indent=2,
-            )
+        write_result(
+            args.json_out,
+            {"config": vars(args), "cpu": cpu_model(), "torch": torch.__version__, "gflops": best},
+        )
     return 0
 
 

@@ -13,11 +13,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
+
+from _record import write_result
 
 CASES = [
     ("dim-local", {}, None),
@@ -75,7 +76,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = [measure(n, o, j, args.batch_size, args.steps) for n, o, j in CASES]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pretrain_throughput.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_result(args.out / "pretrain_throughput.json", rows)
     print("| method | colour jitter | images/s | views ms/step | step ms | view share |")
     print("|---|---|---|---|---|---|")
     for r in rows:

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import platform
 import sys
 import time
@@ -64,6 +63,7 @@ from infomax.staircase import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import write_result  # noqa: E402
 from matmul_precision import cpu_model  # noqa: E402
 from staircase_reference import ReferenceStaircase  # noqa: E402
 
@@ -264,7 +264,7 @@ def main() -> None:
             "cpu": cpu_model(),
         }
         name = "speed-tuned.json" if args.keep_freed_memory else "speed-default.json"
-        (args.out / name).write_text(json.dumps({"config": meta, "rows": rows}, indent=2) + "\n")
+        write_result(args.out / name, {"config": meta, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,734 @@
+"""Generate BENCHMARKS.md from the result files in ``benchmarks/results``.
+
+Each section of BENCHMARKS.md is a template in ``benchmarks/sections/`` (what the
+benchmark measures, how to read it) with ``{{table_name}}`` placeholders; each
+placeholder is filled by a function below that renders one table from result
+files and lists, under it, every file it read with its command, machine, date
+and commit. Usage::
+
+    python benchmarks/report.py            # rewrite BENCHMARKS.md
+    python benchmarks/report.py --check    # exit 1 if BENCHMARKS.md is stale
+
+``tests/test_benchmarks_report.py`` runs the check, and checks that every result
+file carries its metadata and appears in some table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+SECTIONS = ROOT / "benchmarks" / "sections"
+OUTPUT = ROOT / "BENCHMARKS.md"
+METADATA_KEYS = ("command", "commit", "machine", "date")
+#: I_IS effective sample size under which estimate_mi warns (the library's LOW_ESS).
+LOW_ESS = 3.0
+#: ``estimate_scaling.py --caps 0,0`` records "no cap" as a huge integer.
+UNCAPPED = 10**9
+#: Stage means of the staircase's reference implementation (Song & Ermon, 2020), as given
+#: in issue #2: 2000 steps per stage, batch 64, separable critic.
+STAIRCASE_REFERENCE = {
+    "infonce": (1.62, 2.86, 3.57, 3.92, 4.05),
+    "smile": (1.50, 3.57, 5.70, 7.84, 10.06),
+}
+
+
+class Report:
+    """The loaded result files, and which of them the rendered tables used."""
+
+    def __init__(self, results: Path = RESULTS) -> None:
+        self.files = {
+            path.stem: json.loads(path.read_text()) for path in sorted(results.glob("*.json"))
+        }
+        self.used: set[str] = set()
+
+    def data(self, name: str) -> Any:
+        """The payload of result file ``name`` (its stem), marked as used."""
+        if name not in self.files:
+            raise KeyError(f"no result file benchmarks/results/{name}.json")
+        self.used.add(name)
+        return self.files[name]["result"]
+
+    def sources(self, names: Iterable[str]) -> str:
+        """One line per result file: path, command, machine, date and commit."""
+        lines = []
+        for name in names:
+            env = self.files[name]
+            note = " (metadata reconstructed from git history)" if _reconstructed(env) else ""
+            lines.append(
+                f"- [`{name}.json`](benchmarks/results/{name}.json): `{env['command']}`; "
+                f"{describe_machine(env['machine'])}; {env['date'][:10]}, "
+                f"commit {env['commit'][:7]}{note}"
+            )
+        return "Source:\n\n" + "\n".join(lines)
+
+
+def _reconstructed(env: dict[str, Any]) -> bool:
+    return str(env.get("metadata", "")).startswith("reconstructed")
+
+
+def describe_machine(machine: dict[str, Any]) -> str:
+    """``cpu, N cores, torch X`` (and the GPU where there was one)."""
+    parts = [str(machine.get("cpu", "unknown CPU")), f"{machine.get('cores', '?')} cores"]
+    if machine.get("memory_gib"):
+        parts.append(f"{machine['memory_gib']} GiB")
+    if machine.get("gpu"):
+        parts.append(str(machine["gpu"]))
+    parts.append(f"torch {machine.get('torch', '?')}")
+    return ", ".join(parts)
+
+
+def table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    """A Markdown table; ``align`` has one ``l`` or ``r`` per column (default: l then r)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = ["---" if a == "l" else "---:" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def pm(mean: float, std: float, digits: int = 2) -> str:
+    """``mean ± std``: both to ``digits`` decimals, a std of 10 or more to 3 figures."""
+    if std is None:
+        return f"{mean:.{digits}f}"
+    spread = f"{std:.{digits}f}" if abs(std) < 10 else _sig3(std)
+    return f"{mean:.{digits}f} ± {spread}"
+
+
+def _sig3(value: float) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def percent(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}f}%"
+
+
+# --------------------------------------------------------------------------- staircase
+
+BOUND_LABELS = {"jsd": "jsd (NWJ read-out)"}
+
+
+def _bound_label(name: str, config: dict[str, Any]) -> str:
+    if name == "smile":
+        return f"smile (tau {config['smile_tau']:g})"
+    if name == "interpolated":
+        return f"interpolated (alpha {config['interpolated_alpha']:g})"
+    return BOUND_LABELS.get(name, name)
+
+
+def _stage_header(result: dict[str, Any]) -> list[str]:
+    return [f"{mi:g}" for mi in result["true_mi"]]
+
+
+def staircase_accuracy(report: Report, name: str, reference: bool) -> str:
+    result = report.data(name)
+    rows = []
+    for bound, data in result["bounds"].items():
+        cells = [pm(stage["mean"], stage["std"]) for stage in data["stages"]]
+        rows.append([_bound_label(bound, result["config"]), *cells])
+        if reference and bound in STAIRCASE_REFERENCE:
+            label = f"{bound}, reference (issue #2)"
+            rows.append([label, *(f"{v:.2f}" for v in STAIRCASE_REFERENCE[bound])])
+    header = ["bound", *_stage_header(result)]
+    return table(header, rows) + "\n\n" + report.sources([name])
+
+
+def staircase_4000(report: Report) -> str:
+    return staircase_accuracy(report, "staircase-separable-4000", reference=False)
+
+
+def staircase_2000(report: Report) -> str:
+    return staircase_accuracy(report, "staircase-separable-fp32-2000-bf16-machine", reference=True)
+
+
+def _precision_table(report: Report, names: dict[str, str], reference: bool) -> str:
+    results = {label: report.data(name) for label, name in names.items()}
+    first = next(iter(results.values()))
+    rows = []
+    for bound in first["bounds"]:
+        for label, result in results.items():
+            cells = []
+            for stage in result["bounds"][bound]["stages"]:
+                cell = f"{stage['mean']:.2f}"
+                if stage["std"] is not None and stage["std"] > 0.5:
+                    cell += f" ± {_sig3(stage['std'])}"
+                cells.append(cell)
+            rows.append([bound, label, *cells])
+        if reference and bound in STAIRCASE_REFERENCE:
+            reference_cells = [f"{v:.2f}" for v in STAIRCASE_REFERENCE[bound]]
+            rows.append([bound, "reference (issue #2)", *reference_cells])
+    header = ["bound", "precision", *_stage_header(first)]
+    return (
+        table(header, rows, "ll" + "r" * len(first["true_mi"]))
+        + "\n\n"
+        + report.sources(names.values())
+    )
+
+
+def staircase_precision_concat(report: Report) -> str:
+    names = {"float32": "staircase-concat-fp32-600", "bfloat16": "staircase-concat-bf16-600"}
+    return _precision_table(report, names, reference=False)
+
+
+def staircase_precision_separable(report: Report) -> str:
+    names = {
+        "float32": "staircase-separable-fp32-2000-bf16-machine",
+        "bfloat16": "staircase-separable-bf16-2000",
+    }
+    return _precision_table(report, names, reference=True)
+
+
+IMPL_LABELS = {
+    "reference": "plain loop (reference)",
+    "reference-fused": "plain loop, fused Adam",
+    "vmap": "torch.func vmap",
+    "stacked": "**stacked**",
+    "reference-bf16": "plain loop under autocast bf16",
+    "stacked-bf16": "**stacked, bfloat16**",
+}
+
+
+def staircase_speed(report: Report) -> str:
+    name = "staircase-speed-tuned-bf16-machine"
+    result = report.data(name)
+    rows = []
+    for critic in ("separable", "concat"):
+        by_impl = {row["impl"]: row for row in result["rows"] if row["critic"] == critic}
+        for impl, label in IMPL_LABELS.items():
+            if impl in by_impl:
+                row = by_impl[impl]
+                speed = f"{row['steps_per_second']:.3g}"
+                rows.append([critic, label, speed, f"{row['speedup']:.2f}x"])
+    header = ["critic", "implementation", "steps/s", "vs the plain float32 loop"]
+    return table(header, rows, "llrr") + "\n\n" + report.sources([name])
+
+
+def matmul_precision(report: Report) -> str:
+    name = "matmul-precision-bf16-machine"
+    result = report.data(name)
+    gflops = result["gflops"]
+    base = gflops["float32"]["block_fwd_bwd"]
+    shape = result["config"]
+    rows = [
+        [
+            dtype,
+            f"{rates['matmul']:.0f}",
+            f"{rates['block_fwd_bwd']:.0f}",
+            f"{rates['block_fwd_bwd'] / base:.2f}x",
+        ]
+        for dtype, rates in gflops.items()
+    ]
+    m, n, w = shape["models"], shape["pairs"], shape["width"]
+    header = [
+        "dtype",
+        f"batched matmul ({m}, {n}, {w}) @ ({m}, {w}, {w}), GFLOP/s",
+        f"{w}-{w} block, forward + backward, GFLOP/s",
+        "block vs float32",
+    ]
+    f32 = gflops["float32"]
+    extra = (
+        f"\n\nThe same float32 block as a Python loop of 2-D matmuls over the {m} models: "
+        f"{f32['block_fwd_bwd_looped']:.0f} GFLOP/s; a square 2048^3 float32 matmul: "
+        f"{f32['square_2048']:.0f} GFLOP/s."
+    )
+    return table(header, rows) + extra + "\n\n" + report.sources([name])
+
+
+# --------------------------------------------------------------------------- estimate_mi
+
+
+def _start(row: dict[str, Any]) -> str:
+    start = {"gaussian": "Gaussian", "student_t": "Student-t"}.get(row.get("start"), "none")
+    if row.get("start_dof"):
+        start += f", dof {row['start_dof']:g}"
+    return start
+
+
+def _accuracy_row(row: dict[str, Any], first: str) -> list[str]:
+    error = "" if row["true_mi"] == 0 else percent(row["abs_error_percent"])
+    return [
+        first,
+        f"{row['true_mi']:.2f}",
+        f"{row['mi']:.3f}",
+        f"{row['stderr']:.3f}",
+        error,
+        f"{row['seconds']:.0f}",
+        _start(row),
+    ]
+
+
+def estimate_accuracy(report: Report) -> str:
+    name = "estimate_accuracy-elliptical"
+    rows = [_accuracy_row(row, row["task"]) for row in report.data(name)["results"]]
+    header = ["task", "true MI", "estimate", "stderr", "error", "wall s", "start chosen"]
+    return table(header, rows, "lrrrrrl") + "\n\n" + report.sources([name])
+
+
+def estimate_accuracy_seeds(report: Report) -> str:
+    runs = [
+        ("estimate_accuracy-elliptical", "student-t", 0, 0),
+        ("estimate_accuracy-elliptical-student-t-s1", "student-t", 1, 0),
+        ("estimate_accuracy-elliptical-student-t-s2", "student-t", 2, 0),
+        ("estimate_accuracy-elliptical-spiral-s0-e0", "spiral", 0, 0),
+        ("estimate_accuracy-elliptical-spiral-s1", "spiral", 1, 0),
+        ("estimate_accuracy-elliptical-spiral-s2", "spiral", 2, 0),
+        ("estimate_accuracy-elliptical-spiral-s1-e1", "spiral", 1, 1),
+        ("estimate_accuracy-elliptical-spiral-s2-e2", "spiral", 2, 2),
+    ]
+    rows = []
+    for name, task, seed, estimator_seed in runs:
+        result = report.data(name)
+        assert (result["seed"], result["estimator_seed"]) == (seed, estimator_seed), name
+        row = next(r for r in result["results"] if r["task"].startswith(task))
+        cells = _accuracy_row(row, row["task"])
+        rows.append([cells[0], str(seed), str(estimator_seed), *cells[2:6]])
+    header = ["task", "data seed", "estimator seed", "estimate", "stderr", "error", "wall s"]
+    names = list(dict.fromkeys(name for name, *_ in runs))
+    return table(header, rows) + "\n\n" + report.sources(names)
+
+
+def estimate_accuracy_student_t(report: Report) -> str:
+    name = "estimate_accuracy-elliptical-student-t-variants"
+    rows = [_accuracy_row(row, row["task"]) for row in report.data(name)["results"]]
+    header = ["task", "true MI", "estimate", "stderr", "error", "wall s", "start chosen"]
+    return table(header, rows, "lrrrrrl") + "\n\n" + report.sources([name])
+
+
+def estimate_deficit(report: Report) -> str:
+    names = [f"estimate_diagnostics-elliptical-s{seed}" for seed in range(3)]
+    rows = []
+    for name in names:
+        d = report.data(name)
+        fresh = d["fresh_dv_mean"]
+        rows.append(
+            [
+                str(d["seed"]),
+                f"{d['estimate']:.3f}",
+                f"{d['exact_on_test_rows']:.3f}",
+                f"{d['exact_on_test_rows'] - d['estimate']:.3f}",
+                f"{fresh['trained']:.3f} / {fresh['exact']:.3f}",
+            ]
+        )
+    header = [
+        "data seed",
+        "estimate (test rows)",
+        "exact critic, same test rows",
+        "deficit",
+        f"trained / exact critic, fresh rows (mean of {len(d['fresh_dv'])} sets)",
+    ]
+    return table(header, rows) + "\n\n" + report.sources(names)
+
+
+def estimate_clip(report: Report) -> str:
+    rows, names = [], []
+    for seed in range(3):
+        no_cap = f"estimate_diagnostics-spiral-s{seed}-no-cap"
+        clipped = f"estimate_accuracy-elliptical-spiral-s{seed}-e{seed}"
+        names += [no_cap, clipped]
+        d = report.data(no_cap)
+        row = report.data(clipped)["results"][0]
+        rows.append(
+            [
+                f"({seed}, {seed})",
+                pm(d["estimate"], d["stderr"], 3),
+                pm(row["mi"], row["stderr"], 3),
+                f"{d['exact_on_test_rows']:.3f}",
+            ]
+        )
+    header = [
+        "spiral, seeds (data, estimator)",
+        "no clip",
+        "clip (default)",
+        "exact critic, same test rows",
+    ]
+    return table(header, rows) + "\n\n" + report.sources(names)
+
+
+def estimate_scaling(report: Report) -> str:
+    names = ["estimate-scaling", "estimate-scaling-uncapped"]
+    rows = []
+    for name in names:
+        result = report.data(name)
+        caps = result["caps"]
+        uncapped = not all(caps) or min(caps) >= UNCAPPED
+        cap_text = "none" if uncapped else f"{caps[0]:,} / {caps[1]:,}"
+        for row in result["rows"]:
+            rows.append(
+                [
+                    f"{row['samples']:,}",
+                    cap_text,
+                    f"{row['n_heldout']:,}",
+                    f"{row['n_train']:,}",
+                    pm(row["estimate"], row["stderr"], 3),
+                    f"{row['seconds']:.1f}",
+                    f"{row['readout_seconds']:.1f}",
+                ]
+            )
+    header = [
+        "samples",
+        "caps (validation / test rows)",
+        "test rows",
+        "train rows",
+        "estimate",
+        "wall s",
+        "of which all-pairs read-outs",
+    ]
+    return table(header, rows, "rlrrrrr") + "\n\n" + report.sources(names)
+
+
+# --------------------------------------------------------------------------- DEMI
+
+
+def _demi_flags(row: dict[str, Any]) -> str:
+    flags = []
+    if row["mi_hat"] > row["mi"]:
+        flags.append("above true MI")
+    if row.get("ess") is not None and row["ess"] < LOW_ESS:
+        flags.append("low ESS")
+    return ", ".join(flags)
+
+
+def _optional(value: float | None, fmt: str) -> str:
+    return "" if value is None else format(value, fmt)
+
+
+DEMI_LABELS = {"infonce": "InfoNCE", "oracle": "oracle", "is": "I_IS", "bo": "I_BO", "var": "I_VAR"}
+
+
+def demi_goal(report: Report) -> str:
+    name = "demi-all"
+    rows = []
+    for row in report.data(name)["rows"]:
+        if row["mi"] == 20 and row["batch"] == 64 and row["views"] in (1, 4):
+            rows.append(
+                [
+                    DEMI_LABELS.get(row["estimator"], row["estimator"]),
+                    str(row["views"]),
+                    pm(row["mi_hat"], row["stderr"]),
+                    f"{row['optimal']:.2f}",
+                ]
+            )
+    header = ["estimator", "n", "trained (nats)", "optimal critic"]
+    return table(header, rows) + "\n\n" + report.sources([name])
+
+
+def demi_all(report: Report) -> str:
+    name = "demi-all"
+    rows = [
+        [
+            f"{row['mi']:g}",
+            str(row["batch"]),
+            f"{row['log_k']:.2f}",
+            str(row["views"]),
+            row["estimator"],
+            pm(row["mi_hat"], row["stderr"]),
+            f"{row['optimal']:.2f}",
+            _optional(row.get("ess"), ".1f"),
+            _demi_flags(row),
+        ]
+        for row in report.data(name)["rows"]
+    ]
+    header = ["true MI", "K", "log K", "n", "estimator", "trained (nats)", "optimal critic"]
+    header += ["ESS", "flag"]
+    return table(header, rows, "rrrrlrrrl") + "\n\n" + report.sources([name])
+
+
+def demi_optimal(report: Report) -> str:
+    name = "demi_optimal_critics"
+    rows = [
+        [
+            f"{row['mi']:g}",
+            str(row["batch"]),
+            str(row["views"]),
+            f"{row['infonce']:.2f}",
+            f"{row['oracle']:.2f}",
+            f"{row['is']:.2f}",
+            f"{row['bo']:.2f}",
+            _optional(row.get("ess"), ".1f"),
+            f"{max(row[k + '_stderr'] for k in ('infonce', 'oracle', 'is', 'bo')):.3f}",
+        ]
+        for row in report.data(name)["rows"]
+        if row["views"] > 1
+    ]
+    header = ["MI", "K", "n", "InfoNCE", "oracle chain", "I_IS chain", "I_BO chain"]
+    header += ["I_IS ESS", "largest stderr"]
+    return table(header, rows) + "\n\n" + report.sources([name])
+
+
+def demi_shared(report: Report) -> str:
+    rows_all = report.data("demi-all")["rows"]
+    separate = {(r["mi"], r["batch"], r["views"], r["estimator"]): r for r in rows_all}
+    names = ["demi-shared-k64-mi20-n4", "demi-shared-k64-mi10-is"]
+    rows = []
+    for name in names:
+        for row in report.data(name)["rows"]:
+            key = (row["mi"], row["batch"], row["views"], row["estimator"])
+            sep = separate[key]
+            rows.append(
+                [
+                    f"{row['mi']:g}",
+                    str(row["batch"]),
+                    str(row["views"]),
+                    DEMI_LABELS.get(row["estimator"], row["estimator"]),
+                    pm(sep["mi_hat"], sep["stderr"]),
+                    pm(row["mi_hat"], row["stderr"]),
+                    f"{row['optimal']:.2f}",
+                ]
+            )
+    header = ["MI", "K", "n", "estimator", "separate critics", "shared critic", "optimal critic"]
+    return table(header, rows, "rrrlrrr") + "\n\n" + report.sources(["demi-all", *names])
+
+
+# --------------------------------------------------------------------------- CIFAR-10
+
+#: (label, settings, probes file, probe key, pre-training summary file)
+CIFAR_RUNS = [
+    ("DIM(L), InfoNCE, seed 0", "lr 5e-4, crop+flip, gamma 0.1 (machine shared)",
+     "cifar_probes_s0", "dim-local-infonce", "cifar_pretrain_dim-local-infonce_s0_summary"),
+    ("DIM(L), InfoNCE, seed 1", "the same, machine free",
+     "cifar_probes_s1", "dim-local-infonce", "cifar_pretrain_dim-local-infonce_s1_summary"),
+    ("DIM(L), JSD", "lr 5e-4, crop+flip, gamma 0.1",
+     "cifar_probes_s0", "dim-local-jsd", "cifar_pretrain_dim-local-jsd_s0_summary"),
+    ("DIM(G), InfoNCE", "lr 5e-4, crop+flip, gamma 1",
+     "cifar_probes_s0", "dim-global", "cifar_pretrain_dim-global_s0_summary"),
+    ("DIM(G), JSD", "lr 5e-4, crop+flip, gamma 0.1",
+     "cifar_probe_dim-global-jsd-g01_s0", None, "cifar_pretrain_dim-global-jsd-g01_s0_summary"),
+    ("SimCLR", "lr 1e-3, tau 0.5, SimCLR views (kornia jitter)",
+     "cifar_probes_s0", "simclr", "cifar_pretrain_simclr_s0_summary"),
+    ("DIM(G), two views, InfoNCE", "lr 5e-4, SimCLR views, gamma 0.1, `--option views=2`",
+     "cifar_probes_s0", "dim-global-2view-g01", "cifar_pretrain_dim-global-2view-g01_s0_summary"),
+    ("random encoder, seed 0", "-", "cifar_probes_s0", "random-encoder", None),
+    ("random encoder, seed 1", "-", "cifar_probes_s1", "random-encoder", None),
+    ("raw pixels", "-", "cifar_probes_s0", "raw-pixels", None),
+]  # fmt: skip
+CIFAR_TRAIN_IMAGES = 50_000
+CIFAR_BATCH = 128
+
+
+def cifar_pretrain(report: Report) -> str:
+    rows, names = [], []
+    for label, settings, probes, key, summary in CIFAR_RUNS:
+        probe = report.data(probes)
+        probe = probe[key] if key else probe
+        names.append(probes)
+        cells = [label, settings, percent(100 * probe["accuracy"], 2)]
+        if summary:
+            names.append(summary)
+            s = report.data(summary)
+            epochs = s["steps"] * CIFAR_BATCH / CIFAR_TRAIN_IMAGES
+            cells += [
+                str(s["steps"]),
+                f"{epochs:.1f}",
+                f"{s['images_per_second']:.0f}",
+                percent(100 * s["view_share"]),
+            ]
+        else:
+            cells += ["-"] * 4
+        rows.append(cells)
+    header = ["run", "settings", "linear probe (conv)", "steps", "epochs", "images/s"]
+    header += ["time making views"]
+    body = table(header, rows, "llrrrrr")
+    return body + "\n\n" + report.sources(dict.fromkeys(names))
+
+
+#: (label, key in the 1-core summary)
+CIFAR_1CORE_RUNS = [
+    ("DEMI (I_BO)", "demi-bo"),
+    ("DEMI (I_IS)", "demi-is"),
+    ("multi-view InfoNCE", "multiview"),
+    ("SimCLR", "simclr"),
+    ("DIM(L), InfoNCE (lr 5e-4, crop+flip)", "dim-local-infonce"),
+    ("DIM(G), two views, InfoNCE, gamma 1", "dim-global-2view"),
+    ("DIM(G), two views, InfoNCE, gamma 0.1", "dim-global-2view-g01"),
+    ("CPC (patch-dim encoder)", "cpc"),
+    ("random patch-dim encoder", "random-patch-dim"),
+    ("random DIM conv encoder", "random-encoder"),
+    ("raw pixels", "raw-pixels"),
+]
+
+
+def cifar_1core(report: Report) -> str:
+    names = ["cifar_1core_summary", "cifar_1core_probes-s0", "cifar_1core_probes-s1"]
+    summary = report.data(names[0])
+    probes = [report.data(names[1]), report.data(names[2])]
+    rows = []
+    for label, key in CIFAR_1CORE_RUNS:
+        entry = summary[key]
+        seeds = [p[key] for p in probes if key in p]
+        cells = [percent(100 * p["accuracy"], 2) for p in seeds]
+        cells += ["-"] * (2 - len(cells))
+        pretrain = [p["pretrain"] for p in seeds if "pretrain" in p]
+        speed = ["-", "-"]
+        if pretrain:
+            images = sum(p["images_per_second"] for p in pretrain) / len(pretrain)
+            steps = sum(p["steps"] for p in pretrain) / len(pretrain)
+            speed = [f"{images:.0f}", f"{steps:.0f}"]
+        spread = f"{entry['spread']:.2f}" if len(seeds) > 1 else "-"
+        rows.append([label, *cells, percent(entry["mean"], 2), spread, *speed])
+    header = ["run", "seed 0", "seed 1", "mean", "spread", "images/s", "steps"]
+    return table(header, rows) + "\n\n" + report.sources(names)
+
+
+def pretrain_throughput(report: Report) -> str:
+    name = "pretrain_throughput"
+    rows = [
+        [
+            row["method"],
+            row["jitter"],
+            f"{row['images_per_second']:.0f}",
+            f"{row['view_ms_per_step']:.0f}",
+            f"{row['step_ms']:.0f}",
+            percent(100 * row["view_share"]),
+        ]
+        for row in report.data(name)
+    ]
+    header = ["method", "colour jitter", "images/s", "views ms/step", "step ms", "view share"]
+    return table(header, rows, "llrrrr") + "\n\n" + report.sources([name])
+
+
+# --------------------------------------------------------------------------- CPC, DDP
+
+CPC_RUNS = {"1": "cpc_sequences_noise1", "3": "cpc_sequences_noise3"}
+
+
+def cpc_probe(report: Report) -> str:
+    rows = []
+    for noise, name in CPC_RUNS.items():
+        acc = report.data(name)["probe_accuracy"]
+        rows.append([noise, *(percent(100 * acc[k]) for k in ("cpc", "random", "observation"))])
+    header = ["observation noise", "from CPC's c_t", "from a random CPC model's c_t"]
+    header += ["from x_t alone"]
+    return table(header, rows) + "\n\n" + report.sources(CPC_RUNS.values())
+
+
+def cpc_steps(report: Report) -> str:
+    runs = {noise: report.data(name) for noise, name in CPC_RUNS.items()}
+    first = next(iter(runs.values()))
+    rows = []
+    for i, step in enumerate(first["per_step"]):
+        cells = [f"{run['per_step'][i]['infonce']:.3f}" for run in runs.values()]
+        rows.append([str(step["k"]), *cells, f"{step['state_mi']:.3f}"])
+    header = ["k", *(f"InfoNCE, noise {noise}" for noise in runs), "I(s_t; s_{t+k})"]
+    training = ", ".join(
+        f"noise {noise}: {run['train']['steps']} steps in {run['train']['seconds']:.0f} s"
+        for noise, run in runs.items()
+    )
+    cap = f"\n\nInfoNCE cap: log(64 x 32) = {first['infonce_cap']:.2f} nats. Training: {training}"
+    return table(header, rows) + cap + ".\n\n" + report.sources(CPC_RUNS.values())
+
+
+def ddp_infonce(report: Report) -> str:
+    name = "ddp_infonce"
+    rows = [
+        [
+            str(row["processes"]),
+            str(row["K"]),
+            f"{row['log_K']:.2f}",
+            pm(row["estimate"], row["estimate_std"]),
+            f"{row['pairs_per_second']:.0f}",
+            f"{row['steps_per_second']:.1f}",
+        ]
+        for row in report.data(name)
+    ]
+    header = ["processes", "K", "log K", "InfoNCE (nats)", "pairs/s", "steps/s"]
+    return table(header, rows) + "\n\n" + report.sources([name])
+
+
+TABLES: dict[str, Callable[[Report], str]] = {
+    fn.__name__: fn
+    for fn in (
+        staircase_4000,
+        staircase_2000,
+        staircase_speed,
+        matmul_precision,
+        staircase_precision_concat,
+        staircase_precision_separable,
+        estimate_accuracy,
+        estimate_accuracy_seeds,
+        estimate_accuracy_student_t,
+        estimate_deficit,
+        estimate_clip,
+        estimate_scaling,
+        demi_goal,
+        demi_all,
+        demi_optimal,
+        demi_shared,
+        cifar_pretrain,
+        pretrain_throughput,
+        cpc_probe,
+        cpc_steps,
+        cifar_1core,
+        ddp_infonce,
+    )
+}
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+HEADER = """\
+# Benchmarks
+
+<!-- Generated by `python benchmarks/report.py` from benchmarks/results/*.json and
+benchmarks/sections/*.md; edit those, not this file. -->
+
+Current figures only, one section per benchmark. Each table is rendered from the
+result files listed under it, each of which records the command that produced it, the
+commit, the machine and the date; files marked "metadata reconstructed from git history"
+were written before result files carried their metadata. Unless a section says otherwise,
+runs used one torch thread on a 2-core CPU machine without a GPU, often shared with
+other jobs: ratios against a reference measured in the same run are comparable, absolute
+wall times are upper bounds. Earlier figures and how they changed are in the git history
+of this file and of `benchmarks/results/`.
+"""
+
+
+def render(report: Report | None = None) -> str:
+    """BENCHMARKS.md's text from the section templates and the result files."""
+    report = report or Report()
+    parts = [HEADER]
+    for section in sorted(SECTIONS.glob("*.md")):
+        text = section.read_text()
+        unknown = set(PLACEHOLDER.findall(text)) - set(TABLES)
+        if unknown:
+            raise KeyError(f"{section.name}: no table named {sorted(unknown)}")
+        parts.append(PLACEHOLDER.sub(lambda m: TABLES[m.group(1)](report), text).strip() + "\n")
+    return "\n".join(parts)
+
+
+def unused_results(report: Report) -> list[str]:
+    """Result files that no table read (call after :func:`render`)."""
+    return sorted(set(report.files) - report.used)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if BENCHMARKS.md is stale")
+    parser.add_argument("--out", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    report = Report()
+    text = render(report)
+    unused = unused_results(report)
+    if unused:
+        print(f"warning: result files in no table: {', '.join(unused)}", file=sys.stderr)
+    if args.check:
+        if not args.out.is_file() or args.out.read_text() != text:
+            print(f"{args.out} is stale: run python benchmarks/report.py", file=sys.stderr)
+            return 1
+        return 0
+    args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
