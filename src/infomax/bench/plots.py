@@ -89,7 +89,7 @@ def plot_staircase(result: dict, path: Path) -> None:
     moving average (dark), the true MI as a staircase and ``log B`` dashed.
 
     Args:
-        result: as returned by :func:`run_staircase` (needs ``history``).
+        result: as returned by :func:`infomax.bench.staircase.run_staircase` (needs ``history``).
         path: where to write the PNG.
     """
     plt = _pyplot()

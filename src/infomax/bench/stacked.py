@@ -226,12 +226,13 @@ class StackedStaircase(nn.Module):
     """All the benchmark's critics (and baselines) as one model with one Adam.
 
     Args:
-        bound_names: bounds in :data:`BOUND_CHOICES`; model ``m`` trains bound ``m``.
+        bound_names: bounds in :data:`~infomax.bench.protocol.BOUND_CHOICES`; model ``m``
+            trains bound ``m``.
         critic: ``separable`` or ``concat``.
         lr: Adam learning rate.
         dim: dimension of x and y.
         critics, baselines: optional plain modules (as from
-            :func:`build_reference_models`) to start from; built from the
+            :func:`~infomax.bench.protocol.build_reference_models`) to start from; built from the
             global RNG when omitted.
         precision: the critics' matmul precision, ``float32`` or ``bfloat16``
             (see :class:`StackedCritic`); the baselines stay float32.
@@ -271,7 +272,11 @@ class StackedStaircase(nn.Module):
     def store_modules(
         self, critics: Sequence[nn.Module], baselines: Sequence[nn.Module | None]
     ) -> None:
-        """Copy the current weights into plain modules (as from :func:`build_reference_models`)."""
+        """Copy the current weights into plain modules.
+
+        Args:
+            critics, baselines: as from :func:`~infomax.bench.protocol.build_reference_models`.
+        """
         self.critic.store_modules(critics)
         if self.baseline is not None:
             for m, row in self.baseline_row.items():
