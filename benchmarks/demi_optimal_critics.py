@@ -29,9 +29,9 @@ import sys
 import time
 
 import torch
-from infomax.demi_benchmark import optimal_markdown, optimal_setting
 
 from _record import write_result
+from infomax.bench.demi_optimal import optimal_markdown, optimal_setting
 
 
 def main(argv: list[str] | None = None) -> int:
