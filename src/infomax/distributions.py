@@ -51,8 +51,12 @@ __all__ = [
     "asinh",
     "correlated_gaussian",
     "cubic",
+    "gaussian_log_density_ratio",
     "get_task",
     "half_cube",
+    "optimal_critic_scores",
+    "optimal_phi_scores",
+    "optimal_psi_scores",
     "rho_from_mi",
     "student_t",
     "student_t_mi_correction",
@@ -644,6 +648,100 @@ def student_t(
         params = {"dim": d, "dof": dof, "dispersion_mi": dispersion_mi}
     shares = _resolve_mi_per_dim(d, dispersion_mi, None, d, 0.0)
     return StudentTTask(shares, dof, params)
+
+
+# ---------------------------------------------------------------------------
+# Analytically optimal critics of the coordinate-wise correlated Gaussian
+# ---------------------------------------------------------------------------
+
+
+def gaussian_log_density_ratio(x: Tensor, y: Tensor, rho: Tensor, start: int, stop: int) -> Tensor:
+    """``sum_{start <= d < stop} log N(y_d; rho_d x_d, 1 - rho_d^2) - log N(y_d; 0, 1)``.
+
+    The per-coordinate log density ratio ``log p(y_d | x_d) / p(y_d)`` of the
+    correlated Gaussian, summed over a range of coordinates. ``x`` and ``y``
+    broadcast against each other.
+
+    Args:
+        x: (..., >= stop) values of ``x``.
+        y: (..., >= stop) values of ``y``.
+        rho: (d,) correlations.
+        start: first coordinate.
+        stop: one past the last coordinate.
+
+    Returns:
+        The broadcast shape of ``x[..., 0]`` and ``y[..., 0]``, nats.
+    """
+    rho = torch.as_tensor(rho, dtype=x.dtype, device=x.device)[start:stop]
+    xs, ys = x[..., start:stop], y[..., start:stop]
+    var = 1.0 - rho.square()
+    return (-0.5 * torch.log(var) - (ys - rho * xs).square() / (2.0 * var) + 0.5 * ys.square()).sum(
+        dim=-1
+    )
+
+
+def _pairs(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    if x.dim() != 2:
+        raise ValueError(f"x must be (B, d), got shape {tuple(x.shape)}")
+    if y.dim() == 2:  # every x_i against every y_j: (B, M)
+        return x[:, None, :], y[None, :, :]
+    if y.dim() == 3 and y.shape[0] == x.shape[0]:  # x_i against its own candidates: (B, K)
+        return x[:, None, :], y
+    raise ValueError(f"y must be (M, d) or (B, K, d) with B = {x.shape[0]}, got {tuple(y.shape)}")
+
+
+def optimal_psi_scores(x: Tensor, y: Tensor, rho: Tensor, prefix: int) -> Tensor:
+    """Optimal unconditional critic ``psi*(x', y) = log p(y | x') / p(y)``, ``x' = x[:, :prefix]``.
+
+    Args:
+        x: (B, d) full ``x`` (only the first ``prefix`` columns are read).
+        y: (M, d) shared candidates, or (B, K, d) candidates per row.
+        rho: (d,) correlations.
+        prefix: width of the sub-view.
+
+    Returns:
+        (B, M) score matrix, or (B, K) per-row scores, nats.
+    """
+    return gaussian_log_density_ratio(*_pairs(x, y), rho, 0, prefix)
+
+
+def optimal_phi_scores(x: Tensor, y: Tensor, rho: Tensor, prefix_prev: int, prefix: int) -> Tensor:
+    """Optimal conditional critic ``phi*(x, y) = log p(y | x[:prefix]) / p(y | x[:prefix_prev])``.
+
+    Args:
+        x: (B, d) full ``x``.
+        y: (M, d) shared candidates, or (B, K, d) candidates per row.
+        rho: (d,) correlations.
+        prefix_prev: width of the conditioning sub-view ``x'``.
+        prefix: width of the sub-view ``x``, ``> prefix_prev``.
+
+    Returns:
+        (B, M) score matrix, or (B, K) per-row scores, nats.
+    """
+    if not 0 <= prefix_prev < prefix:
+        raise ValueError(f"need 0 <= prefix_prev < prefix, got {prefix_prev} and {prefix}")
+    return gaussian_log_density_ratio(*_pairs(x, y), rho, prefix_prev, prefix)
+
+
+def optimal_critic_scores(
+    x: Tensor, y: Tensor, rho: Tensor, prefix_prev: int, prefix: int
+) -> tuple[Tensor, Tensor]:
+    """Both optimal critics of the step ``x[:prefix_prev] ⊂ x[:prefix]``.
+
+    Args:
+        x: (B, d) full ``x``.
+        y: (M, d) or (B, K, d).
+        rho: (d,) correlations.
+        prefix_prev: width of ``x'``.
+        prefix: width of ``x``.
+
+    Returns:
+        ``(psi, phi)``: ``psi*(x', y) = log p(y | x') / p(y)`` and
+        ``phi*(x, y) = log p(y | x) / p(y | x')``, each (B, M) or (B, K), nats.
+    """
+    return optimal_psi_scores(x, y, rho, prefix_prev), optimal_phi_scores(
+        x, y, rho, prefix_prev, prefix
+    )
 
 
 #: Task factories by name; each returns a :class:`Task`.
