@@ -200,7 +200,6 @@ def estimate_mi(
     # DEMI's conditional terms depend on K, so by default they are read out at the training K.
     chain = subviews is not None or given is not None
     eval_batch_size = eval_batch_size or (batch_size if chain else max(batch_size, 1024))
-    # The test and validation sets each need at least one evaluation batch of batch_size rows.
     # The held-out sets each need an evaluation batch (up to 256 rows; the all-pairs read-out
     # uses every held-out row whatever their number).
     held_rows = min(batch_size, 256)
