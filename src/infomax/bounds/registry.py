@@ -31,6 +31,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from infomax.critics import mlp
+
 __all__ = [
     "BASELINE_HIDDEN",
     "BOUNDS",
@@ -168,8 +170,6 @@ def make_bound(name: str, **options: Any) -> Bound:
 
 def make_baseline(x_dim: int) -> nn.Module:
     """The learned baseline ``x (B, x_dim) -> log a(x) (B, 1)``: an MLP with one ReLU layer."""
-    from infomax.critics import mlp
-
     return mlp(x_dim, BASELINE_HIDDEN, 1)
 
 
