@@ -132,14 +132,14 @@ def test_bounds_are_invariant_to_permuting_the_batch(random_scores: torch.Tensor
     perm = torch.randperm(12, generator=torch.Generator().manual_seed(0))
     permuted = random_scores[perm][:, perm]
     for name in ("infonce", "nwj", "tuba", "dv", "jsd", "smile"):
-        fn = B.get_bound(name)
+        fn = B.make_bound(name).estimate
         assert fn(permuted).item() == pytest.approx(fn(random_scores).item(), abs=1e-10)
 
 
 def test_log_space_survives_huge_scores() -> None:
     scores = torch.randn(16, 16, dtype=torch.float64) * 300
     for name in ("infonce", "dv", "smile"):
-        assert math.isfinite(B.get_bound(name)(scores).item())
+        assert math.isfinite(B.make_bound(name).estimate(scores).item())
 
 
 def test_smile_objective_has_smile_value_and_jsd_gradient(random_scores: torch.Tensor) -> None:
@@ -176,6 +176,54 @@ def test_bad_inputs_are_named() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         B.dv(torch.zeros(1, 1))
     with pytest.raises(ValueError, match="unknown bound 'foo'"):
-        B.get_bound("foo")
+        B.make_bound("foo")
     with pytest.raises(ValueError, match="alpha"):
         B.interpolated(torch.zeros(3, 3), 0.0, 0.0)
+
+
+def test_the_registry_pairs_each_bound_with_its_objective(random_scores: torch.Tensor) -> None:
+    """Each name's estimate and training objective are the functions the method defines."""
+    s = random_scores
+    log_a = torch.from_numpy(np.random.default_rng(2).normal(size=12))
+    expected = {  # name: (objective, estimate)
+        "contrastive_dv": (B.contrastive_dv_objective(s, 0.1), B.dv(s)),
+        "infonce": (B.infonce(s), B.infonce(s)),
+        "nwj": (B.nwj(s), B.nwj(s)),
+        "tuba": (B.tuba(s, log_a), B.tuba(s, log_a)),
+        "dv": (B.dv(s), B.dv(s)),
+        "mine": (B.dv(s), B.dv(s)),
+        "jsd": (B.jsd_objective(s), B.jsd(s)),
+        "smile": (B.smile(s, 5.0), B.smile(s, 5.0)),
+        "interpolated": (B.interpolated(s, log_a, 0.01), B.interpolated(s, log_a, 0.01)),
+    }
+    assert B.bound_names() == tuple(expected)
+    for name, (objective, estimate) in expected.items():
+        bound = B.make_bound(name)
+        got_objective, got_estimate = bound(s, log_a if bound.needs_baseline else None)
+        assert got_objective.item() == pytest.approx(objective.item(), abs=1e-12), name
+        assert got_estimate.item() == pytest.approx(estimate.item(), abs=1e-12), name
+    assert {n for n, b in B.BOUNDS.items() if b.needs_baseline} == {"tuba", "interpolated"}
+    assert {n for n, b in B.BOUNDS.items() if b.dv_readout} == {"contrastive_dv", "dv", "mine"}
+    assert B.make_bound("smile", tau=1.5, alpha=0.5).estimate(s).item() == pytest.approx(
+        np_smile(s.numpy(), 1.5), abs=1e-10
+    )
+    with pytest.raises(ValueError, match="unknown bound option"):
+        B.make_bound("smile", tau_typo=1.0)
+    with pytest.raises(ValueError, match="needs a log baseline"):
+        B.make_bound("tuba")(s)
+
+
+def test_a_new_bound_is_one_registration(
+    monkeypatch: pytest.MonkeyPatch, random_scores: torch.Tensor
+) -> None:
+    """Registering a function makes it a bound of every registry user (estimate_mi, help)."""
+    from infomax.bounds import registry
+
+    monkeypatch.setattr(registry, "BOUNDS", dict(registry.BOUNDS))
+    registry.register_function("toy", lambda s: s.diagonal().mean(), "mean positive score")
+    assert registry.bound_names()[-1] == "toy"
+    assert "toy (mean positive score)" in registry.describe()
+    value = registry.make_bound("toy").estimate(random_scores)
+    assert value.item() == pytest.approx(float(random_scores.diagonal().mean()), abs=1e-12)
+    with pytest.raises(ValueError, match="new, non-empty name"):
+        registry.register_function("toy", lambda s: s.sum(), "again")

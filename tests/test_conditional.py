@@ -16,22 +16,17 @@ import torch
 from scipy.special import logsumexp as np_logsumexp
 from scipy.stats import norm
 
-from infomax.bounds import infonce
-from infomax.conditional import (
-    ConditionalGaussian,
-    ConditionalSampler,
-    DecomposedObjective,
-    GaussianOracle,
+from infomax.bounds import (
     boosted_conditional_infonce,
     boosted_infonce,
     conditional_infonce,
     importance_sampled_infonce,
-    optimal_critic_scores,
-    optimal_phi_scores,
-    optimal_psi_scores,
-    score_candidates,
+    infonce,
 )
-from infomax.critics import make_critic
+from infomax.critics import make_critic, score_candidates
+from infomax.distributions import optimal_critic_scores, optimal_phi_scores, optimal_psi_scores
+from infomax.objectives import DecomposedObjective
+from infomax.samplers import ConditionalGaussian, ConditionalSampler, GaussianOracle
 
 DTYPE = torch.float64
 

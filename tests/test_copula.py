@@ -117,7 +117,7 @@ def test_estimate_mi_starts_a_student_t_at_its_copula_and_a_gaussian_at_the_gaus
 
 def test_one_column_each_and_wide_data() -> None:
     """One column per side works; past MAX_ELLIPTICAL_DIM columns only the Gaussian is tried."""
-    from infomax.estimate import MAX_ELLIPTICAL_DIM
+    from infomax.warm_start import MAX_ELLIPTICAL_DIM
 
     options = {"steps": 50, "eval_every": 50, "progress": False}
     task = D.student_t(dim=1, dof=2.0, mi=0.5)

@@ -80,3 +80,34 @@ def test_default_critic_learns_a_gaussian_log_ratio() -> None:
     y = rho * x + (1 - rho**2).sqrt() * torch.randn(4096, 2)
     with torch.no_grad():
         assert tuba(critic(x, y)).item() == pytest.approx(1.0, abs=0.1)
+
+
+def test_each_critic_declares_how_it_scores_all_pairs() -> None:
+    """pair_scorer's row blocks and positives are forward's matrix and diagonal; a critic
+    without embeddings declares none, and a subclass that redefines forward is scored by it."""
+    from infomax.critics import Critic, QuadraticSeparableCritic
+
+    class Extra(QuadraticSeparableCritic):
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return super().forward(x, y) + 0.1 * torch.cdist(x, y)
+
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(40, 3, generator=g), torch.randn(40, 3, generator=g)
+    t_copula = QuadraticSeparableCritic(3, 3, hidden=(8,))
+    t_copula.init_student_t(torch.eye(6).numpy() * 0.5 + 0.5, dof=3.0)
+    critics: list[Critic] = [
+        SeparableCritic(3, 3, hidden=(8,), temperature=0.5),
+        QuadraticSeparableCritic(3, 3, hidden=(8,)),
+        t_copula,
+        Extra(3, 3, hidden=(8,)),
+    ]
+    assert [type(c).scored_by_forward for c in critics] == [False, False, False, True]
+    with torch.no_grad():
+        for critic in critics:
+            dense = critic(x, y)
+            scorer = critic.pair_scorer(x, y)
+            assert scorer is not None
+            torch.testing.assert_close(scorer.rows(5, 17), dense[5:17], atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(scorer.positives, dense.diagonal(), atol=1e-4, rtol=1e-4)
+    assert ConcatCritic(3, 3, hidden=(8,)).pair_scorer(x, y) is None
+    assert BilinearCritic(3, 3).pair_scorer(x, y) is None

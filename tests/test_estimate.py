@@ -9,16 +9,12 @@ import pytest
 import torch
 
 from infomax import bounds as B
-from infomax.estimate import (
-    DEFAULTS,
-    BoundObjective,
-    QuadraticSeparableCritic,
-    RankTransform,
-    all_pairs_dv,
-    all_pairs_dv_blocks,
-    contrastive_dv_objective,
-    estimate_mi,
-)
+from infomax import fit
+from infomax.bounds import all_pairs_dv, all_pairs_dv_blocks, contrastive_dv_objective
+from infomax.critics import QuadraticSeparableCritic
+from infomax.estimate import DEFAULTS, estimate_mi
+from infomax.objectives import CriticObjective
+from infomax.preprocess import RankTransform
 from infomax.validation import InputError
 
 
@@ -40,6 +36,19 @@ def test_small_gaussian_within_tolerance() -> None:
     assert abs(result.mi - 1.0) < 0.15, result
     assert 0 < result.stderr < 0.2
     assert result.info["readout"] == "all-pairs"
+
+
+def test_training_from_zero_reaches_the_closed_form() -> None:
+    """Without the warm start the critic starts uninformative (its quadratic part at zero:
+    a held-out estimate below 0 nats), and only training can bring the estimate to the
+    closed form (1 nat); the warm-started test above is decided by the start alone."""
+    x, y = gaussian_pair(10000, 5, 1.0, seed=0)
+    result = estimate_mi(x, y, init=None, **FAST)
+    start = result.heldout_curve[0][1]
+    assert start < 0.0, result.heldout_curve
+    assert abs(result.mi - 1.0) < 0.15, result
+    assert result.info["best_step"] > 0
+    assert "start" not in result.info
 
 
 def test_cubic_warp_changes_nothing() -> None:
@@ -164,7 +173,6 @@ def test_a_critic_factory_is_built_warm_started_and_read_out_by_what_it_exposes(
 def test_a_non_separable_term_in_a_quadratic_subclass_is_read_out_through_forward() -> None:
     """The inherited ``embed`` would drop the extra term: the all-pairs read-out scores
     blocks with ``forward`` instead, and agrees with the dense (capped) DV of the test rows."""
-    from infomax import estimate as E
 
     class Extra(QuadraticSeparableCritic):
         def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -174,7 +182,7 @@ def test_a_non_separable_term_in_a_quadratic_subclass_is_read_out_through_forwar
     options = {"steps": 20, "eval_every": 10, "batch_size": 128, "progress": False}
     result = estimate_mi(x, y, critic=Extra, **options)
     assert result.info["readout"] == "all-pairs"
-    _, _, test = E._split(3000, 0.3, seed=0)
+    _, _, test = fit.split_rows(3000, 0.3, seed=0)
     dense = torch.as_tensor(result.scores(x[test], y[test]))
     off = ~torch.eye(len(test), dtype=torch.bool)
     negatives = dense[off].clamp(max=float(dense.diagonal().max()))  # the read-out's cap
@@ -194,18 +202,16 @@ def test_all_pairs_blocks_match_dense_dv() -> None:
 
 
 def test_heldout_sets_are_capped_and_the_rest_trains(monkeypatch: pytest.MonkeyPatch) -> None:
-    from infomax import estimate as E
-
-    train, val, test = E._split(1000, 0.3, seed=0, max_validation=100, max_test=120)
+    train, val, test = fit.split_rows(1000, 0.3, seed=0, max_validation=100, max_test=120)
     assert (len(train), len(val), len(test)) == (780, 100, 120)
     assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(1000))
-    uncapped = E._split(1000, 0.3, seed=0, max_validation=1000, max_test=1000)
+    uncapped = fit.split_rows(1000, 0.3, seed=0, max_validation=1000, max_test=1000)
     assert [len(part) for part in uncapped] == [700, 150, 150]
     np.testing.assert_array_equal(uncapped[1][:100], val)  # the cap keeps a prefix
     np.testing.assert_array_equal(uncapped[2][:120], test)
 
-    monkeypatch.setattr(E, "MAX_VALIDATION_ROWS", 300)
-    monkeypatch.setattr(E, "MAX_TEST_ROWS", 400)
+    monkeypatch.setattr(fit, "MAX_VALIDATION_ROWS", 300)
+    monkeypatch.setattr(fit, "MAX_TEST_ROWS", 400)
     x, y = gaussian_pair(4000, 2, 0.5, seed=10)
     result = estimate_mi(x, y, steps=20, eval_every=10, batch_size=128, progress=False)
     assert result.n_heldout == 400 and result.n_train == 3300
@@ -214,16 +220,14 @@ def test_heldout_sets_are_capped_and_the_rest_trains(monkeypatch: pytest.MonkeyP
 def test_split_seed_fixes_the_rows_while_seed_varies_the_training(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from infomax import estimate as E
-
     seeds: list[int] = []
-    real_split = E._split
+    real_split = fit.split_rows
 
     def recording_split(n: int, heldout: float, seed: int, *args: object) -> tuple:
         seeds.append(seed)
         return real_split(n, heldout, seed, *args)
 
-    monkeypatch.setattr(E, "_split", recording_split)
+    monkeypatch.setattr(fit, "split_rows", recording_split)
     x, y = gaussian_pair(3000, 2, 0.5, seed=11)
     options = {"steps": 40, "eval_every": 20, "batch_size": 128, "progress": False}
     plain = estimate_mi(x, y, seed=0, **options)
@@ -345,7 +349,7 @@ def test_contrastive_dv_objective_is_invariant_to_a_global_shift() -> None:
     assert float(contrastive_dv_objective(scores + 3.0)) == pytest.approx(
         float(contrastive_dv_objective(scores)), abs=1e-5
     )
-    objective = BoundObjective(2, 2)
+    objective = CriticObjective(2, 2)
     loss = objective.training_loss(torch.randn(32, 2), torch.randn(32, 2))
     loss.backward()
     assert all(p.grad is not None for p in objective.critic.parameters())

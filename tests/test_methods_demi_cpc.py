@@ -9,14 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from infomax.conditional import (
-    boosted_conditional_infonce,
-    importance_sampled_infonce,
-    optimal_phi_scores,
-    optimal_psi_scores,
-)
+from infomax.bounds import boosted_conditional_infonce, importance_sampled_infonce
 from infomax.data import DataError
 from infomax.data.sequences import load_sequences, markov_sequences
+from infomax.distributions import optimal_phi_scores, optimal_psi_scores
 from infomax.methods import make_method
 from infomax.methods.cpc import CPCSequence, cpc_step_losses
 from infomax.nets import make_encoder

@@ -18,10 +18,10 @@ and DEMI maximises both terms:
     negatives. ``psi`` enters without gradient, so this term trains ``phi``
     (and the encoder through it) to explain what ``psi`` misses. Reported as
     ``InfoNCE(psi + phi) - InfoNCE(psi)`` (see
-    :func:`infomax.conditional.boosted_conditional_infonce`);
+    :func:`infomax.bounds.boosted_conditional_infonce`);
   - ``"is"`` (I_IS): conditional InfoNCE whose in-batch negatives are
     re-weighted by ``softmax(psi)`` (weights without gradient), see
-    :func:`infomax.conditional.importance_sampled_infonce`.
+    :func:`infomax.bounds.importance_sampled_infonce`.
 
 The loss is ``-(weight_subview * I(x'; y) + weight_conditional * I(x; y | x'))``.
 
@@ -36,8 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomax.bounds import infonce
-from infomax.conditional import importance_sampled_infonce
+from infomax.bounds import importance_sampled_infonce, infonce
 from infomax.data.augment import Augment
 from infomax.distributed import gather
 from infomax.methods.base import Method, MethodOutput, projection_head

@@ -1,4 +1,4 @@
-"""Critics: modules that turn a batch of pairs into a score matrix.
+"""The plain critics: separable, bilinear and concatenated.
 
 A critic maps ``x`` of shape ``(B, d_x)`` and ``y`` of shape ``(B, d_y)`` to a
 score matrix ``S`` of shape ``(B, B)`` with ``S[i, j] = f(x_i, y_j)``, the
@@ -18,34 +18,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = [
-    "CRITICS",
-    "BilinearCritic",
-    "ConcatCritic",
-    "SeparableCritic",
-    "make_critic",
-    "mlp",
-]
+from infomax.critics.base import ACTIVATIONS, Critic, mlp
 
-_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
+__all__ = ["BilinearCritic", "ConcatCritic", "SeparableCritic"]
 
 
-def mlp(
-    in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu"
-) -> nn.Sequential:
-    """A plain MLP ``in_dim -> hidden... -> out_dim`` with ``activation`` between layers."""
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}")
-    layers: list[nn.Module] = []
-    width = in_dim
-    for h in hidden:
-        layers += [nn.Linear(width, h), _ACTIVATIONS[activation]()]
-        width = h
-    layers.append(nn.Linear(width, out_dim))
-    return nn.Sequential(*layers)
-
-
-class SeparableCritic(nn.Module):
+class SeparableCritic(Critic):
     """``f(x, y) = g(x) . h(y) / temperature`` with MLPs ``g`` and ``h``.
 
     One matmul gives the whole ``(B, B)`` matrix. With ``cosine=True`` the
@@ -79,21 +57,31 @@ class SeparableCritic(nn.Module):
         self.cosine = cosine
         self.temperature = temperature
 
-    def embed(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Embeddings ``g(x)`` (B, e) and ``h(y)`` (M, e)."""
+    def _encode(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         gx, hy = self.g(x), self.h(y)
         if self.cosine:
             gx = nn.functional.normalize(gx, dim=-1)
             hy = nn.functional.normalize(hy, dim=-1)
         return gx, hy
 
+    def embed(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Embeddings ``g(x) / temperature`` (B, e) and ``h(y)`` (M, e)."""
+        gx, hy = self._encode(x, y)
+        return gx / self.temperature, hy
+
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """Args: x (B, d_x), y (M, d_y). Returns: scores (B, M)."""
-        gx, hy = self.embed(x, y)
+        gx, hy = self._encode(x, y)
         return gx @ hy.T / self.temperature
 
+    def score_candidates(self, x: Tensor, candidates: Tensor) -> Tensor:
+        """Args: x (B, d_x), candidates (B, K, d_y). Returns: (B, K), one einsum."""
+        batch, k, y_dim = candidates.shape
+        gx, hy = self._encode(x, candidates.reshape(batch * k, y_dim))
+        return torch.einsum("be,bke->bk", gx, hy.reshape(batch, k, -1)) / self.temperature
 
-class BilinearCritic(nn.Module):
+
+class BilinearCritic(Critic):
     """``f(x, y) = g(x)^T W h(y)``; with ``hidden=()`` the encoders are linear maps.
 
     Args:
@@ -121,8 +109,15 @@ class BilinearCritic(nn.Module):
         """Args: x (B, d_x), y (M, d_y). Returns: scores (B, M)."""
         return self.g(x) @ self.weight @ self.h(y).T
 
+    def score_candidates(self, x: Tensor, candidates: Tensor) -> Tensor:
+        """Args: x (B, d_x), candidates (B, K, d_y). Returns: (B, K), one einsum."""
+        batch, k, y_dim = candidates.shape
+        left = self.g(x) @ self.weight
+        hy = self.h(candidates.reshape(batch * k, y_dim)).reshape(batch, k, -1)
+        return torch.einsum("be,bke->bk", left, hy)
 
-class ConcatCritic(nn.Module):
+
+class ConcatCritic(Critic):
     """``f(x, y) = MLP([x; y])`` evaluated on every pair without a Python loop.
 
     The first layer splits as ``W [x; y] + b = W_x x + (W_y y + b)``: both parts
@@ -155,7 +150,7 @@ class ConcatCritic(nn.Module):
         for weight in (self.x_in.weight, self.y_in.weight):
             nn.init.uniform_(weight, -bound, bound)
         nn.init.uniform_(self.x_in.bias, -bound, bound)
-        self.activation = _ACTIVATIONS[activation]()
+        self.activation = ACTIVATIONS[activation]()
         self.rest = mlp(hidden[0], hidden[1:], 1, activation)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -167,20 +162,8 @@ class ConcatCritic(nn.Module):
         """Scores of aligned pairs only: x (B, d_x), y (B, d_y) -> (B,)."""
         return self.rest(self.activation(self.x_in(x) + self.y_in(y))).squeeze(-1)
 
-
-CRITICS: dict[str, type[nn.Module]] = {
-    "separable": SeparableCritic,
-    "bilinear": BilinearCritic,
-    "concat": ConcatCritic,
-}
-
-
-def make_critic(name: str, x_dim: int, y_dim: int, **kwargs: object) -> nn.Module:
-    """Build a critic by name (``separable``, ``bilinear``, ``concat``)."""
-    try:
-        cls = CRITICS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown critic {name!r}; choose one of {', '.join(sorted(CRITICS))}"
-        ) from None
-    return cls(x_dim, y_dim, **kwargs)  # type: ignore[arg-type]
+    def score_candidates(self, x: Tensor, candidates: Tensor) -> Tensor:
+        """Args: x (B, d_x), candidates (B, K, d_y). Returns: (B, K), one pass over the pairs."""
+        batch, k, y_dim = candidates.shape
+        flat = candidates.reshape(batch * k, y_dim)
+        return self.pairwise(x.repeat_interleave(k, dim=0), flat).reshape(batch, k)

@@ -8,6 +8,10 @@ product of marginals ``p(x) p(y)``. Every function returns a scalar tensor in
 nats and works in log space (``logsumexp``): raw scores are never
 exponentiated.
 
+Each bound is also registered (:mod:`infomax.bounds.registry`) by a small
+:class:`~infomax.bounds.registry.Bound` class next to its function: that class
+names it, pairs its estimate with its training objective and holds its state.
+
 Where the number a bound *reports* differs from the objective that *trains*
 the critic (JSD, SMILE, MINE), two functions are provided:
 ``<name>_objective`` (maximise it) and ``<name>`` (the MI estimate). The
@@ -23,59 +27,27 @@ information estimators" (SMILE); Belghazi et al. 2018 (MINE); Nowozin et al.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
+
+from infomax.bounds.mine import MovingAveragePartition
+from infomax.bounds.registry import Bound, register, register_function
+from infomax.bounds.scores import check_scores, log_mean_exp_offdiagonal, offdiagonal_mask
 
 __all__ = [
-    "BOUNDS",
-    "MovingAveragePartition",
+    "contrastive_dv_objective",
     "dv",
-    "get_bound",
     "infonce",
     "interpolated",
     "jsd",
     "jsd_objective",
-    "log_mean_exp_offdiagonal",
-    "mine",
     "nwj",
     "smile",
     "smile_objective",
     "tuba",
 ]
-
-
-def _check_scores(scores: Tensor) -> int:
-    if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
-        raise ValueError(
-            f"score matrix must be square (B, B) with positives on the diagonal, got shape "
-            f"{tuple(scores.shape)}"
-        )
-    batch = scores.shape[0]
-    if batch < 2:
-        raise ValueError("a score matrix needs at least 2 samples (one positive, one negative)")
-    return batch
-
-
-def _offdiagonal_mask(batch: int, device: torch.device) -> Tensor:
-    return ~torch.eye(batch, dtype=torch.bool, device=device)
-
-
-def log_mean_exp_offdiagonal(scores: Tensor) -> Tensor:
-    """``log mean_{i != j} exp(scores[i, j])`` over all off-diagonal entries.
-
-    Args:
-        scores: (B, B) score matrix.
-
-    Returns:
-        Scalar tensor: the log of the mean of ``exp`` over the ``B (B - 1)``
-        negative pairs, computed with ``logsumexp``.
-    """
-    batch = _check_scores(scores)
-    negatives = scores.masked_fill(~_offdiagonal_mask(batch, scores.device), -math.inf)
-    return torch.logsumexp(negatives.reshape(-1), dim=0) - math.log(batch * (batch - 1))
 
 
 def infonce(scores: Tensor) -> Tensor:
@@ -90,7 +62,7 @@ def infonce(scores: Tensor) -> Tensor:
     Returns:
         Scalar tensor, nats. Never exceeds ``log B`` whatever the critic.
     """
-    batch = _check_scores(scores)
+    batch = check_scores(scores)
     return (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean() + math.log(batch)
 
 
@@ -110,7 +82,7 @@ def tuba(scores: Tensor, log_baseline: Tensor | float = 0.0) -> Tensor:
     Returns:
         Scalar tensor, nats.
     """
-    _check_scores(scores)
+    check_scores(scores)
     if isinstance(log_baseline, Tensor) and log_baseline.dim() == 1:
         log_baseline = log_baseline[:, None]
     shifted = scores - log_baseline
@@ -159,9 +131,9 @@ def jsd_objective(scores: Tensor) -> Tensor:
     Returns:
         Scalar tensor (not in nats of MI).
     """
-    batch = _check_scores(scores)
+    batch = check_scores(scores)
     positive = -F.softplus(-scores.diagonal()).mean()
-    negative = F.softplus(scores).masked_select(_offdiagonal_mask(batch, scores.device)).mean()
+    negative = F.softplus(scores).masked_select(offdiagonal_mask(batch, scores.device)).mean()
     return positive - negative
 
 
@@ -231,7 +203,7 @@ def interpolated(scores: Tensor, log_baseline: Tensor | float, alpha: float) -> 
         The leave-one-out baselines are built from a ``(B, B, B)`` tensor
         (memory ``B^3`` floats: 1 MiB at B = 64, 0.5 GiB at B = 512).
     """
-    batch = _check_scores(scores)
+    batch = check_scores(scores)
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
     log_baseline_t = torch.as_tensor(log_baseline, dtype=scores.dtype, device=scores.device)
@@ -251,75 +223,142 @@ def interpolated(scores: Tensor, log_baseline: Tensor | float, alpha: float) -> 
     return 1.0 + joint - marginal
 
 
-class MovingAveragePartition(nn.Module):
-    """MINE's bias-corrected DV: an exponential moving average of the partition.
+def contrastive_dv_objective(scores: Tensor, dv_weight: float = 0.1) -> Tensor:
+    """Training objective of ``contrastive_dv`` (maximise it), nats-like.
 
-    The DV partition ``Z = E_{p(x)p(y)}[e^f]`` enters the bound as ``log Z``;
-    its minibatch gradient ``grad Z_batch / Z_batch`` is biased. MINE replaces
-    the denominator with a moving average ``Z_ema``. The state is kept in log
-    space. Call the module on a score matrix; ``forward`` returns the DV value
-    (nats) and, in training mode, carries the corrected gradient.
+    Symmetric InfoNCE (each ``x_i`` picks ``y_i`` from its row, each ``y_j``
+    picks ``x_j`` from its column) plus the DV estimate of the batch. The
+    InfoNCE terms are low-variance and their optimum is the log density ratio
+    up to a row constant ``c(x)`` (rows) and a column constant ``d(y)``
+    (columns), so together up to one global constant, which the DV read-out
+    ignores; the DV term pushes down, with weight ``e^{S_ij}``, exactly the
+    negatives scored too high, which the all-pairs DV read-out is most
+    sensitive to.
 
     Args:
-        momentum: weight of the newest batch in the average (MINE uses 0.01).
+        scores: (B, B) score matrix.
+        dv_weight: weight of the DV term.
+
+    Returns:
+        Scalar tensor.
     """
+    diagonal = scores.diagonal()
+    rows = (diagonal - torch.logsumexp(scores, dim=1)).mean()
+    columns = (diagonal - torch.logsumexp(scores, dim=0)).mean()
+    return 0.5 * (rows + columns) + dv_weight * dv(scores)
+
+
+# ---------------------------------------------------------------------------
+# The registry entries: name -> (estimate, training objective, state)
+# ---------------------------------------------------------------------------
+
+
+@register
+class ContrastiveDV(Bound):
+    """Symmetric InfoNCE + DV training (:func:`contrastive_dv_objective`), DV read-out."""
+
+    name = "contrastive_dv"
+    summary = "default: InfoNCE + DV training, DV over all test pairs"
+    dv_readout = True
+    objective_is_estimate = False
+    options = ("dv_weight",)
+
+    def __init__(self, dv_weight: float = 0.1) -> None:
+        super().__init__()
+        self.dv_weight = dv_weight
+
+    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return dv(scores)
+
+    def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return contrastive_dv_objective(scores, self.dv_weight)
+
+
+register_function("infonce", infonce, "CPC, at most log B")
+register_function("nwj", nwj, "f-divergence bound")
+
+
+@register
+class TUBA(Bound):
+    """:func:`tuba` with a learned baseline ``log a(x)`` (zero when none is given)."""
+
+    name = "tuba"
+    summary = "learned baseline"
+    needs_baseline = True
+
+    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return tuba(scores, 0.0 if log_baseline is None else log_baseline)
+
+
+register_function("dv", dv, "Donsker-Varadhan", dv_readout=True)
+
+
+@register
+class MINE(Bound):
+    """DV reported; trained with the moving-average gradient of :class:`MovingAveragePartition`."""
+
+    name = "mine"
+    summary = "DV with a moving-average gradient"
+    dv_readout = True
+    options = ("momentum",)
 
     def __init__(self, momentum: float = 0.01) -> None:
         super().__init__()
-        if not 0.0 < momentum <= 1.0:
-            raise ValueError(f"momentum must lie in (0, 1], got {momentum}")
-        self.momentum = momentum
-        self.register_buffer("log_partition", torch.tensor(math.nan))
+        self.partition = MovingAveragePartition(momentum)
 
-    def forward(self, scores: Tensor) -> Tensor:
-        """Args: scores (B, B). Returns: scalar, the DV value in nats, with MINE's gradient."""
-        log_batch_partition = log_mean_exp_offdiagonal(scores)
-        value = scores.diagonal().mean() - log_batch_partition
-        if not self.training:
-            return value
-        with torch.no_grad():
-            current = log_batch_partition.detach()
-            if torch.isnan(self.log_partition):
-                self.log_partition.copy_(current)
-            else:
-                self.log_partition.copy_(
-                    torch.logaddexp(
-                        self.log_partition + math.log1p(-self.momentum)
-                        if self.momentum < 1
-                        else torch.tensor(-math.inf),
-                        current + math.log(self.momentum),
-                    )
-                )
-        # d/dtheta of exp(log Z_batch - log Z_ema) = grad Z_batch / Z_ema.
-        surrogate = scores.diagonal().mean() - (log_batch_partition - self.log_partition).exp()
-        return surrogate + (value - surrogate).detach()
+    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return dv(scores)
+
+    def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return self.partition(scores)
 
 
-def mine(scores: Tensor, partition: MovingAveragePartition) -> Tensor:
-    """MINE: the DV value with the moving-average gradient held by ``partition``."""
-    return partition(scores)
+@register
+class JSD(Bound):
+    """Trained with :func:`jsd_objective`, read out by :func:`jsd`."""
+
+    name = "jsd"
+    summary = "Jensen-Shannon training"
+    objective_is_estimate = False
+
+    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return jsd(scores)
+
+    def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return jsd_objective(scores)
 
 
-BoundFn = Callable[..., Tensor]
+@register
+class SMILE(Bound):
+    """:func:`smile` reported; trained by :func:`smile_objective` (JSD's gradient)."""
 
-#: Estimators by name: each maps a score matrix to an MI estimate in nats.
-BOUNDS: dict[str, BoundFn] = {
-    "infonce": infonce,
-    "nwj": nwj,
-    "tuba": tuba,
-    "dv": dv,
-    "mine": dv,
-    "jsd": jsd,
-    "smile": smile,
-    "interpolated": interpolated,
-}
+    name = "smile"
+    summary = "clipped DV"
+    options = ("tau",)
+
+    def __init__(self, tau: float | None = 5.0) -> None:
+        super().__init__()
+        self.tau = tau
+
+    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return smile(scores, self.tau)
+
+    def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return smile_objective(scores, self.tau)
 
 
-def get_bound(name: str) -> BoundFn:
-    """Look up an estimate function by name, with a clear error for unknown names."""
-    try:
-        return BOUNDS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown bound {name!r}; choose one of {', '.join(sorted(BOUNDS))}"
-        ) from None
+@register
+class Interpolated(Bound):
+    """:func:`interpolated` with a learned baseline, maximised and reported."""
+
+    name = "interpolated"
+    summary = "between InfoNCE and TUBA"
+    needs_baseline = True
+    options = ("alpha",)
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
+        return interpolated(scores, 0.0 if log_baseline is None else log_baseline, self.alpha)

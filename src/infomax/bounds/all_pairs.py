@@ -1,0 +1,135 @@
+"""The DV estimate over all ``N (N - 1)`` negative pairs of held-out rows.
+
+At a large MI the DV partition ``E_{p(x)p(y)} e^f`` is carried by the rare
+negative pairs that nearly match, a fraction about ``e^{-I}`` of them. A batch
+of ``B`` rows has too few (InfoNCE cannot exceed ``log B``; DV on a batch is
+noisy), while ``N`` held-out rows give ``N^2`` pairs. The read-out scores them
+``chunk`` rows at a time, never holding the ``N x N`` matrix, from what the
+critic declares about itself (:meth:`infomax.critics.Critic.pair_scorer`).
+It applies to the bounds whose estimate is the DV estimate
+(:attr:`infomax.bounds.Bound.dv_readout`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["all_pairs_dv", "all_pairs_dv_blocks", "all_pairs_readout"]
+
+
+@torch.no_grad()
+def all_pairs_dv(
+    gx: Tensor, hy: Tensor, groups: int = 10, chunk: int = 1024, cap: float | None = None
+) -> tuple[float, Tensor]:
+    """DV estimate over all ``N (N - 1)`` negative pairs of a separable critic.
+
+    ``mean_i S_ii - log mean_{i != j} exp(S_ij)`` with ``S = gx @ hy.T``,
+    computed ``chunk`` rows at a time (never the whole ``N x N`` matrix). The
+    partition of a large MI is carried by the rare negatives that nearly
+    match (a fraction about ``e^{-I}`` of them), so it needs many more than the
+    ``B`` negatives per row that a batch offers: InfoNCE-style per-row
+    normalisation cannot exceed ``log N``, the global partition over ``N^2``
+    pairs can.
+
+    Args:
+        gx: (N, e) embeddings of the held-out ``x`` rows.
+        hy: (N, e) embeddings of their paired ``y`` rows.
+        groups: number of row groups for the standard error.
+        chunk: rows per matmul.
+        cap: if given, negative pairs' scores are clipped to at most ``cap``
+            (see :func:`all_pairs_dv_blocks`).
+
+    Returns:
+        ``(estimate, per_group)``: the all-pairs DV (nats) and (groups,) DV
+        estimates that each use one group's rows against all columns; their
+        spread gives the standard error.
+    """
+    return all_pairs_dv_blocks(
+        lambda start, stop: gx[start:stop] @ hy.T, gx.shape[0], groups=groups, chunk=chunk, cap=cap
+    )
+
+
+@torch.no_grad()
+def all_pairs_dv_blocks(
+    block: Callable[[int, int], Tensor],
+    n: int,
+    groups: int = 10,
+    chunk: int = 1024,
+    cap: float | None = None,
+) -> tuple[float, Tensor]:
+    """:func:`all_pairs_dv` of any critic whose score rows come in blocks.
+
+    Args:
+        block: ``block(start, stop)`` returns the (stop - start, N) scores of
+            rows ``start:stop`` against every column; the diagonal of the full
+            matrix holds the positive pairs.
+        n: number of rows ``N``.
+        groups: number of row groups for the standard error.
+        chunk: rows per block.
+        cap: if given, every negative pair's score is clipped to at most
+            ``cap`` before the partition. :func:`all_pairs_readout` passes the
+            highest positive score of the same rows: under the true log ratio
+            ``r``, negatives above every positive carry about ``1/N`` of the
+            partition (``E_q[e^r; r > t] = P_p(r > t)``), so the clip costs an
+            exact critic about ``1/N`` nats, while it keeps a few negatives
+            that a trained critic scores far too high from deciding the
+            estimate.
+
+    Returns:
+        ``(estimate, per_group)`` as :func:`all_pairs_dv`.
+    """
+    diagonal = torch.empty(n, dtype=torch.float64)
+    row_lse = torch.empty(n, dtype=torch.float64)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        scores = block(start, stop)
+        rows = torch.arange(stop - start)
+        diagonal[start:stop] = scores[rows, rows + start].double()
+        scores[rows, rows + start] = -math.inf
+        if cap is not None:
+            scores = scores.clamp(max=cap)
+        row_lse[start:stop] = torch.logsumexp(scores, dim=1).double()
+    estimate = float(diagonal.mean() - (torch.logsumexp(row_lse, dim=0) - math.log(n * (n - 1))))
+    groups = max(1, min(groups, n))
+    per_group = torch.stack(
+        [
+            diagonal[g].mean() - (torch.logsumexp(row_lse[g], dim=0) - math.log(len(g) * (n - 1)))
+            for g in torch.arange(n).chunk(groups)
+        ]
+    )
+    return estimate, per_group.float()
+
+
+@torch.no_grad()
+def all_pairs_readout(
+    critic: nn.Module, x: Tensor, y: Tensor, groups: int = 10, cap_negatives: bool = True
+) -> tuple[float, Tensor] | None:
+    """:func:`all_pairs_dv_blocks` of a critic over (N, d) held-out rows, or None.
+
+    The critic's :meth:`~infomax.critics.Critic.pair_scorer` says how to score
+    blocks of rows against all columns and what the positives' scores are;
+    critics that declare none (and modules that are not a
+    :class:`~infomax.critics.Critic`) return None: score them in batches.
+
+    Args:
+        critic: the critic.
+        x: (N, d_x) held-out rows.
+        y: (N, d_y) their paired rows.
+        groups: row groups for the standard error.
+        cap_negatives: clip negatives at the highest positive score (the
+            ``cap`` of :func:`all_pairs_dv_blocks`).
+
+    Returns:
+        ``(estimate, per_group (groups,))`` in nats, or None.
+    """
+    from infomax.critics import Critic
+
+    scorer = critic.pair_scorer(x, y) if isinstance(critic, Critic) else None
+    if scorer is None:
+        return None
+    cap = float(scorer.positives.max()) if cap_negatives else None
+    return all_pairs_dv_blocks(scorer.rows, x.shape[0], groups, cap=cap)

@@ -1,0 +1,130 @@
+"""Parametric warm starts of the quadratic critic: candidates, never the deciders.
+
+The critic starts at the log density ratio of a copula fitted to the
+(rank-transformed) training rows, and that start is the first checkpoint
+candidate of :func:`infomax.fit.train_objective`: a later checkpoint better on the
+validation rows replaces it. The candidates are a Gaussian copula (the
+quadratic part set to the fitted Gaussian's log ratio) and Student-t copulas
+of several degrees of freedom (a fixed :class:`~infomax.copula.StudentTCopulaRatio`
+term, its correlation fitted by the t likelihood); the validation rows choose.
+
+Why: a large MI needs large coefficients, which Adam reaches only at about
+``lr`` per step, so from zero it takes many steps to get there; and heavy,
+joint tails are what a smooth MLP of normal scores cannot learn from a finite
+sample. Training still decides: the MLP residual and the quadratic part move
+wherever the data's copula is neither.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from infomax.copula import fit_student_t_correlation
+from infomax.critics import QuadraticSeparableCritic
+from infomax.fit import heldout_terms
+from infomax.objectives import CriticObjective
+
+__all__ = [
+    "INITS",
+    "MAX_ELLIPTICAL_DIM",
+    "STUDENT_T_DOFS",
+    "STUDENT_T_MARGIN",
+    "warm_start",
+]
+
+
+#: Warm starts of the quadratic critic (``init``).
+INITS = ("elliptical", "gaussian", None)
+#: Degrees of freedom of the Student-t copula starts tried by ``init="elliptical"``.
+STUDENT_T_DOFS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0)
+#: Nats by which a Student-t start must beat the Gaussian one on the validation rows. The
+#: quadratic model and the MLP train freely from the Gaussian start, while the t term stays
+#: fixed, so a t start that is only slightly ahead can end below the Gaussian one after
+#: training where the copula is neither (BENCHMARKS.md).
+STUDENT_T_MARGIN = 0.1
+#: Widest ``[x; y]`` for which ``init="elliptical"`` tries the t copulas; wider data starts
+#: from the Gaussian copula. Each t candidate costs a likelihood fit (``d^2`` per row and
+#: sweep) and a validation read-out.
+MAX_ELLIPTICAL_DIM = 256
+
+
+def warm_start(
+    objective: CriticObjective,
+    init: str | None,
+    x_train: Tensor,
+    y_train: Tensor,
+    x_val: Tensor,
+    y_val: Tensor,
+    eval_batch_size: int,
+) -> dict[str, Any]:
+    """Start a quadratic critic as ``init`` says; other critics keep their initialisation.
+
+    ``gaussian``: :meth:`~infomax.critics.QuadraticSeparableCritic.init_gaussian`.
+    ``elliptical``: the best elliptical copula on the validation rows. Candidates:
+    the Gaussian copula and Student-t copulas with the ``dof`` of
+    :data:`STUDENT_T_DOFS`, each with the correlation its ``dof``'s likelihood
+    gives on the training rows (:func:`~infomax.copula.fit_student_t_correlation`,
+    started from the normal scores' correlation). Each is read out on the
+    validation rows as the checkpoints are. The ``dof`` are tried from the
+    largest down and the search stops after two successive falls of the
+    validation estimate. The best t start is kept if it beats the Gaussian one
+    by more than :data:`STUDENT_T_MARGIN` nats, else the Gaussian start.
+
+    Args:
+        objective: the single-bound objective.
+        init: ``elliptical``, ``gaussian`` or None (no warm start).
+        x_train, y_train: (N, d_x), (N, d_y) preprocessed training rows.
+        x_val, y_val: validation rows that choose among the candidates.
+        eval_batch_size: batch size of a batched validation read-out.
+
+    Returns:
+        The start's description for the result's ``info`` (empty: no warm start):
+        ``{"start": "gaussian" | "student_t", "start_dof": ..., "start_candidates":
+        {name: validation estimate}}``.
+    """
+    if not isinstance(objective.critic, QuadraticSeparableCritic) or init is None:
+        return {}
+    if init == "gaussian":
+        objective.critic.init_gaussian(x_train, y_train)
+        return {"start": "gaussian"}
+    critic = objective.critic
+    assert isinstance(critic, QuadraticSeparableCritic)
+
+    def value() -> float:
+        terms = heldout_terms(objective, x_val, y_val, eval_batch_size)[0]
+        result = float(terms.sum())
+        return result if math.isfinite(result) else -math.inf
+
+    critic.init_gaussian(x_train, y_train)
+    scores = {"gaussian": value()}
+    if x_train.shape[1] + y_train.shape[1] <= MAX_ELLIPTICAL_DIM:
+        rows = torch.cat([x_train, y_train], 1)
+        # The fixed point converges from any start; the normal scores' correlation is a
+        # cheap one (Kendall's tau, exact for the copula, costs d^2 per row pair).
+        start = np.corrcoef(rows.double().numpy().T)
+        correlations: dict[str, np.ndarray] = {}
+        previous, falls = -math.inf, 0
+        for dof in sorted(STUDENT_T_DOFS, reverse=True):  # from nearly Gaussian to heavy tails
+            name = f"student_t dof {dof:g}"
+            correlations[name] = fit_student_t_correlation(rows, dof, start=start)
+            critic.init_student_t(correlations[name], dof)
+            scores[name] = current = value()
+            falls = falls + 1 if current < previous else 0
+            previous = current
+            if falls == 2:  # two successive falls: past the best dof
+                break
+    best = max(scores, key=scores.__getitem__)
+    info: dict[str, Any] = {"start_candidates": scores}
+    if best == "gaussian" or scores[best] < scores["gaussian"] + STUDENT_T_MARGIN:
+        critic.init_gaussian(x_train, y_train)
+        info.update(start="gaussian")
+    else:
+        dof = float(best.rsplit(" ", 1)[1])
+        critic.init_student_t(correlations[best], dof)
+        info.update(start="student_t", start_dof=dof)
+    return info
