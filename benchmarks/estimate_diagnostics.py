@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
 
     from infomax import distributions as D
     from infomax import estimate_mi
-    from infomax.estimate import DEFAULTS, _split
+    from infomax.estimate import DEFAULTS
+    from infomax.fit import split_rows
 
     torch.set_num_threads(args.threads)
     if args.task == "student-t":
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None, **extra_options: object) -> int:
         }  # fmt: skip
 
     # The estimate's own test rows (the remapped data has the same rows, so the same split).
-    _, _, test = _split(x.shape[0], float(options.get("heldout", DEFAULTS["heldout"])), args.seed)
+    heldout = float(options.get("heldout", DEFAULTS["heldout"]))
+    _, _, test = split_rows(x.shape[0], heldout, args.seed)
     x_test, y_test = x_raw[test], y_raw[test]
     exact_test = task.log_density_ratio(torch.from_numpy(x_test), torch.from_numpy(y_test))
     out["exact_on_test_rows"] = _dv(exact_test.numpy().astype(np.float64))

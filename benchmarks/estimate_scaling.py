@@ -3,8 +3,8 @@
 The default read-out scores all pairs of the held-out rows, so its cost grows
 with their square: each validation (every ``eval_every`` steps) and the final
 test read-out. ``estimate_mi`` keeps at most
-:data:`infomax.estimate.MAX_VALIDATION_ROWS` validation rows and
-:data:`infomax.estimate.MAX_TEST_ROWS` test rows and trains on the rest; this
+:data:`infomax.fit.MAX_VALIDATION_ROWS` validation rows and
+:data:`infomax.fit.MAX_TEST_ROWS` test rows and trains on the rest; this
 script measures what that buys, on the 20-dim Gaussian of 6 nats, reporting
 per run the estimate, the wall time and the time spent in the all-pairs read-out.
 
@@ -37,15 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from infomax import estimate as E
+    from infomax import fit as F
+    from infomax.bounds import all_pairs as A
     from infomax.distributions import correlated_gaussian
 
     torch.set_num_threads(args.threads)
     if args.caps is not None:
         validation, test = (int(v) or 2**62 for v in args.caps.split(","))
-        E.MAX_VALIDATION_ROWS, E.MAX_TEST_ROWS = validation, test
+        F.MAX_VALIDATION_ROWS, F.MAX_TEST_ROWS = validation, test
     task = correlated_gaussian(dim=20, mi=args.mi)
     readout_seconds: list[float] = []
-    original = E.all_pairs_dv_blocks  # every all-pairs read-out goes through it
+    original = A.all_pairs_dv_blocks  # every all-pairs read-out goes through it
 
     def timed(*a: object, **k: object) -> object:
         start = time.perf_counter()
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         readout_seconds.append(time.perf_counter() - start)
         return out
 
-    E.all_pairs_dv_blocks = timed  # type: ignore[assignment]
+    A.all_pairs_dv_blocks = timed  # type: ignore[assignment]
     rows = []
     for n in (int(v) for v in args.samples.split(",")):
         x, y = task.sample(n, seed=0)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_out:
         write_result(
             args.json_out,
-            {"caps": [E.MAX_VALIDATION_ROWS, E.MAX_TEST_ROWS], "threads": args.threads,
+            {"caps": [F.MAX_VALIDATION_ROWS, F.MAX_TEST_ROWS], "threads": args.threads,
              "machine": platform.processor() or platform.machine(), "rows": rows},
         )  # fmt: skip
     return 0

@@ -1,6 +1,6 @@
 """Elliptical copulas in normal scores: the Student-t start of :func:`infomax.estimate_mi`.
 
-After :class:`~infomax.estimate.RankTransform`, every column is a standard
+After :class:`~infomax.preprocess.RankTransform`, every column is a standard
 normal score ``u``, and a Gaussian copula's log density ratio is a quadratic
 form of ``u`` (the quadratic critic's warm start). A Student-t copula, the
 usual model of dependence with heavy, joint tails, is the next member of the

@@ -30,11 +30,12 @@ import torch
 
 from infomax.bench.demi_optimal import optimal_setting
 from infomax.bench.sampling import gaussian_pairs
-from infomax.conditional import LOW_ESS, DecomposedObjective, GaussianOracle
 from infomax.distributions import rho_from_mi
 from infomax.jsonable import write_json_atomic
 from infomax.numerics import flush_denormals
+from infomax.objectives import LOW_ESS, DecomposedObjective
 from infomax.progress import Progress
+from infomax.samplers import GaussianOracle
 
 __all__ = [
     "ESTIMATORS",
@@ -184,7 +185,7 @@ def run_demi(
         progress: progress bar (None: only on a terminal).
         resume: reuse finished cells of ``out/demi.json`` (see above).
         shared_critics: one critic network for all chain-rule terms (see
-            :class:`infomax.conditional.DecomposedObjective`) instead of one per term.
+            :class:`infomax.objectives.DecomposedObjective`) instead of one per term.
 
     Returns:
         JSON-ready dict: ``config`` and ``rows`` (one per trained cell, with

@@ -4,7 +4,7 @@ The ceiling each trained estimator of :mod:`infomax.bench.demi` can aim at: on
 the task of Sordoni et al. (2021), section 5.1 (``x ~ N(0, I)``,
 ``y = rho x + sqrt(1 - rho^2) eps`` coordinate-wise, ``x`` split into ``n``
 nested prefixes of equal width), every chain-rule term is evaluated with its
-optimal critic (:mod:`infomax.conditional`) and averaged over fresh batches.
+optimal critic (:mod:`infomax.distributions`) and averaged over fresh batches.
 """
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ import numpy as np
 import torch
 
 from infomax.bench.sampling import gaussian_pairs
-from infomax.bounds import infonce
-from infomax.conditional import (
-    GaussianOracle,
+from infomax.bounds import (
     boosted_conditional_infonce,
     conditional_infonce,
     importance_sampled_infonce,
+    infonce,
+)
+from infomax.distributions import (
     optimal_critic_scores,
     optimal_phi_scores,
     optimal_psi_scores,
+    rho_from_mi,
 )
-from infomax.distributions import rho_from_mi
+from infomax.samplers import GaussianOracle
 
 __all__ = ["OPTIMAL_METHODS", "chain_estimates", "optimal_markdown", "optimal_setting"]
 
