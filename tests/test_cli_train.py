@@ -213,7 +213,7 @@ def test_help_shows_defaults_and_explains_probe_and_layer(
     assert main(["eval", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "200 nearest neighbours" in text and "(default: linear)" in text
-    assert "the hidden fully connected layer" in text and "(default: conv)" in text
+    assert "fc (the last hidden vector)" in text and "(default: conv)" in text
     assert "--test-fraction" in text and "(default: 500)" in text
 
 

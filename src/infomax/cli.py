@@ -687,9 +687,9 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
         "--layer",
         choices=("conv", "fc", "y", "local"),
         default="conv",
-        help="the encoder's features to probe: conv (last convolution, flattened), fc (the "
-        "hidden fully connected layer), y (the output), local (the local feature map) "
-        "(default: %(default)s)",
+        help="the encoder's features to probe: conv (the last convolutional map, flattened), "
+        "fc (the last hidden vector), y (the output representation), local (the local "
+        "feature map of DIM's local objective, flattened) (default: %(default)s)",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the probe and the split (default: %(default)s)"
