@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from infomax.checkpoint import CheckpointError, save_checkpoint, write_json_atomic
+from infomax.checkpoint import CheckpointError, save_checkpoint
 from infomax.data import Augment, ImageDataset, load_dataset
-from infomax.evaluate import (
+from infomax.evaluation import (
     PROBES,
     ProbeResult,
     evaluate_encoder,
@@ -29,6 +29,8 @@ from infomax.evaluate import (
     representation_mi,
     run_probe,
 )
+from infomax.evaluation.runs import split_rows
+from infomax.jsonable import write_json_atomic
 from infomax.nets import make_encoder
 from infomax.validation import InputError
 
@@ -263,6 +265,7 @@ def test_evaluate_encoder_errors(digits8: tuple[ImageDataset, ImageDataset]) -> 
 
 
 def make_run(tmp_path: Path, digits8: tuple[ImageDataset, ImageDataset]) -> tuple[Path, object]:
+    """A run folder with an "mlp" encoder; config.json in the first, unversioned layout."""
     train, _ = digits8
     config = {
         "encoder": "mlp",
@@ -321,6 +324,38 @@ def test_evaluate_run_rejects_data_of_the_wrong_channels(
         evaluate_run(run, "digits", layer="conv5")
 
 
+def test_split_rows_is_seeded_disjoint_and_complete() -> None:
+    train, test = split_rows(1797, 0.2, seed=3)
+    assert len(test) == round(0.2 * 1797) == 359 and len(train) == 1797 - 359
+    assert not set(train.tolist()) & set(test.tolist())
+    assert sorted([*train.tolist(), *test.tolist()]) == list(range(1797))
+    again_train, again_test = split_rows(1797, 0.2, seed=3)
+    assert np.array_equal(test, again_test) and np.array_equal(train, again_train)
+    assert not np.array_equal(test, split_rows(1797, 0.2, seed=4)[1])
+    with pytest.raises(InputError, match="each needs at least 2"):
+        split_rows(5, 0.1, seed=0)
+    with pytest.raises(InputError, match="strictly between 0 and 1"):
+        split_rows(100, 1.0, seed=0)
+
+
+def test_evaluate_run_with_a_test_fraction_probes_rows_it_did_not_fit(
+    tmp_path: Path, digits8: tuple[ImageDataset, ImageDataset]
+) -> None:
+    run, encoder = make_run(tmp_path, digits8)
+    result = evaluate_run(run, "digits", probe="knn", layer="fc", test_fraction=0.25, seed=1)
+    assert result.n_train == 1437 - 359 and result.n_test == 359
+    assert result.info["split_test"] == "train[0.25 held out, seed 1] test"
+    # The same numbers as probing the rows split_rows picks, by hand.
+    train, _ = digits8
+    fit_rows, test_rows = split_rows(len(train), 0.25, seed=1)
+    features, labels = extract_features(encoder, train, "fc")
+    direct = run_probe(
+        features[fit_rows], labels[fit_rows], features[test_rows], labels[test_rows],
+        probe="knn",
+    )  # fmt: skip
+    assert result.accuracy == direct.accuracy
+
+
 def test_format_and_json() -> None:
     result = ProbeResult(
         accuracy=0.71842,
@@ -360,9 +395,13 @@ def test_ndm_is_zero_for_independent_and_positive_for_correlated_coordinates() -
     options = {"steps": 400, "hidden": 64, "seed": 0}
     ndm_independent = neural_dependency_measure(independent, **options)
     ndm_correlated = neural_dependency_measure(correlated, **options)
-    assert abs(ndm_independent) < 0.05
+    assert abs(ndm_independent) < 0.03
     # True total correlation: -log det(R) / 2 with R = 1 / 1.09 off the diagonal: 3.08 nats.
-    assert 0.3 < ndm_correlated < 3.3
+    # NDM is a lower bound (a DV read-out of a 400-step critic): over data seeds 0-2 and
+    # critic seeds 0-1 it gave 2.75 to 2.96 (independent: -0.008 to -0.002). The interval
+    # allows 0.15 below the lowest of those and the noise of a bound read on 1,200 rows above
+    # the truth.
+    assert 2.6 < ndm_correlated < 3.08 + 0.1
     with pytest.raises(InputError, match="at least 2 columns"):
         neural_dependency_measure(independent[:, :1])
 

@@ -1,12 +1,6 @@
-"""Run folders and checkpoints: atomic writes, safe loads, the encoder of a run.
+"""Checkpoints: atomic writes and safe loads of ``RUN_DIR/checkpoint.pt``.
 
-A training run writes into one folder::
-
-    RUN_DIR/config.json       what was trained (method, encoder, data, settings)
-    RUN_DIR/checkpoint.pt     the latest state (weights, optimizers, RNG, step)
-    RUN_DIR/metrics.jsonl     one JSON object per logged step
-    RUN_DIR/tensorboard/      the same metrics for TensorBoard (when installed)
-
+The run folder's other files are described in :mod:`infomax.train.run_folder`.
 ``checkpoint.pt`` is written to a temporary file in the same folder and moved
 into place with :func:`os.replace`, so a run killed mid-write leaves the
 previous checkpoint intact. It is read with ``torch.load(weights_only=True)``:
@@ -16,7 +10,6 @@ code.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import tempfile
@@ -36,7 +29,6 @@ __all__ = [
     "load_encoder",
     "read_config",
     "save_checkpoint",
-    "write_json_atomic",
 ]
 
 #: Version tag stored in every checkpoint; a checkpoint without it is not ours.
@@ -61,12 +53,6 @@ def _atomic_write(path: Path, write: Any) -> None:
         raise
 
 
-def write_json_atomic(path: str | os.PathLike[str], value: dict[str, Any]) -> None:
-    """Write ``value`` as indented JSON to ``path`` atomically."""
-    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
-    _atomic_write(Path(path), lambda handle: handle.write(text.encode()))
-
-
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     """Write ``state`` (tensors and plain containers) to ``path`` atomically.
 
@@ -82,13 +68,18 @@ def load_checkpoint(
     """Read a checkpoint written by :func:`save_checkpoint`, safely.
 
     Raises:
+        InputError: ``map_location`` names a device this machine cannot use.
         CheckpointError: the file is missing, truncated or corrupt, holds
             anything but tensors and plain containers, or is not an infomax
             checkpoint.
     """
+    from infomax.distributed import check_device
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    if not callable(map_location) and not isinstance(map_location, dict):
+        check_device(map_location)  # a device this build lacks reads as a corrupt file
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -105,65 +96,29 @@ def load_checkpoint(
     return state
 
 
-def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``config.json`` of a run folder.
+# The names below keep scripts written against the first layout (benchmarks/) working;
+# new code uses infomax.train.run_folder, where config.json is a typed RunConfig.
 
-    Raises:
-        CheckpointError: the folder or its config is missing or unreadable.
-    """
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise CheckpointError(f"no run folder at {run}")
-    path = run / "config.json"
-    try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{run} is not a run folder: it has no config.json") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} is unreadable: {exc}") from None
-    if not isinstance(config, dict) or "encoder" not in config:
-        raise CheckpointError(f"{path} is not an infomax run config")
-    return config
+
+def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``config.json`` of a run folder as a plain dict (see :func:`read_run_config`)."""
+    from infomax.train.run_folder import read_run_config
+
+    return read_run_config(run_dir).to_json()
 
 
 def build_encoder(config: dict[str, Any]) -> nn.Module:
-    """A fresh (randomly initialised) encoder as described by a run config."""
-    from infomax.nets import make_encoder
+    """A fresh encoder as described by a ``config.json`` dict (see ``run_folder.build_encoder``)."""
+    from infomax.train.run_folder import RunConfig, build_encoder, migrate_run_config
 
-    return make_encoder(
-        config["encoder"],
-        in_channels=int(config["in_channels"]),
-        image_size=tuple(config["image_size"]),
-        out_dim=int(config["out_dim"]),
-        **config.get("encoder_options", {}),
-    )
+    return build_encoder(RunConfig.from_json(migrate_run_config(config)))
 
 
 def load_encoder(
     run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """The trained encoder of a run folder, in eval mode, and the run's config.
+    """The trained encoder of a run folder and its config as a dict (see ``run_folder``)."""
+    from infomax.train.run_folder import load_encoder
 
-    The weights are those of the method module's ``encoder.`` prefix in
-    ``checkpoint.pt``.
-
-    Raises:
-        CheckpointError: a missing or bad run folder or checkpoint, or weights
-            that do not fit the encoder the config describes.
-    """
-    config = read_config(run_dir)
-    state = load_checkpoint(Path(run_dir) / "checkpoint.pt", map_location=map_location)
-    weights = {
-        key.removeprefix("encoder."): value
-        for key, value in state.get("model", {}).items()
-        if key.startswith("encoder.")
-    }
-    encoder = build_encoder(config)
-    try:
-        encoder.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(
-            f"the checkpoint in {run_dir} does not fit its config's encoder: {first}"
-        ) from None
-    return encoder.to(map_location).eval(), config
+    encoder, config = load_encoder(run_dir, map_location)
+    return encoder, config.to_json()

@@ -484,13 +484,13 @@ def _run_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- train
 
 
-def _key_values(text: str) -> dict[str, Any]:
-    """``a=1,b=jsd`` -> {"a": 1, "b": "jsd"} (numbers and booleans parsed)."""
+def _key_values(text: str, flag: str = "--option") -> dict[str, Any]:
+    """``a=1,b=jsd`` -> {"a": 1, "b": "jsd"} (numbers and booleans parsed; ``a=1/2`` a list)."""
     values: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"expected NAME=VALUE in {text!r}, got {item!r}")
+            raise InputError(f"{flag}: expected NAME=VALUE in {text!r}, got {item!r}")
         value: Any = raw.strip()
         if "/" in value:
             values[key.strip().replace("-", "_")] = [_scalar(part) for part in value.split("/")]
@@ -511,30 +511,73 @@ def _scalar(value: str) -> Any:
     return value
 
 
+def _train_default(name: str) -> Any:
+    from dataclasses import fields
+
+    from infomax.train.config import TrainConfig
+
+    return next(f.default for f in fields(TrainConfig) if f.name == name)
+
+
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     from infomax.methods import METHODS
 
+    default = _train_default
     parser.add_argument(
-        "method", metavar="METHOD", help=f"one of {', '.join(METHODS)}, or cpc-seq for sequences"
+        "method",
+        metavar="METHOD",
+        nargs="?",
+        help=f"one of {', '.join(METHODS)}, or cpc-seq for sequences (with --resume: "
+        "optional, read from the run folder)",
     )
     parser.add_argument(
         "--data",
-        required=True,
         help="image folder, .tar(.gz) of one, cifar10, cifar100 or digits; for cpc-seq: "
-        "markov (built-in) or an (N, T, D) .npy / .npz with x (and labels)",
+        "markov (built-in) or an (N, T, D) .npy / .npz with x (and labels); a path is stored "
+        "absolute (required unless --resume)",
     )
     parser.add_argument(
-        "--encoder", help="dim-conv (default), resnet18, mlp, or patch-dim (cpc's default)"
+        "--encoder",
+        help="dim-conv, resnet18, mlp, or patch-dim (default: dim-conv; patch-dim for cpc)",
     )
-    budget = parser.add_argument_group("budget (the first reached stops the run)")
+    budget = parser.add_argument_group(
+        "budget (the first reached stops the run; default: --epochs 10 for a new run, the "
+        "saved budget with --resume)"
+    )
     budget.add_argument("--epochs", type=_positive_int, help="passes over the data")
-    budget.add_argument("--minutes", type=float, help="minutes of training")
-    budget.add_argument("--steps", type=_positive_int, help="optimiser steps")
-    parser.add_argument("--batch-size", type=_positive_int, help="images per step (default 128)")
-    parser.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--seed", type=int, help="seed of weights, views and data order")
-    parser.add_argument("--image-size", type=_positive_int, help="resize images to this side")
-    parser.add_argument("--augment", help="augmentation preset replacing the method's own")
+    budget.add_argument(
+        "--minutes",
+        type=_positive_float,
+        help="minutes of training time: time inside optimiser steps (making views, forward, "
+        "backward, update), summed over resumed parts; loading data, building the model, "
+        "checkpoints and logging do not count",
+    )
+    budget.add_argument(
+        "--wall-minutes",
+        type=_positive_float,
+        help="wall-clock minutes of this invocation, data loading included (not carried over "
+        "to a resumed part)",
+    )
+    budget.add_argument("--steps", type=_positive_int, help="optimiser steps in total")
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        help=f"images per step, over all processes (default: {default('batch_size')})",
+    )
+    parser.add_argument(
+        "--lr", type=_positive_float, help=f"Adam learning rate (default: {default('lr'):g})"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help=f"seed of weights, views and data order (default: {default('seed')})",
+    )
+    parser.add_argument(
+        "--image-size", type=_positive_int, help="resize images to this side (default: keep)"
+    )
+    parser.add_argument(
+        "--augment", help="augmentation preset replacing the method's own (default: the method's)"
+    )
     parser.add_argument("--estimator", help="DIM's MI estimator: infonce (default), jsd or dv")
     parser.add_argument(
         "--subview",
@@ -551,40 +594,111 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE,...",
         help="encoder options, e.g. fc_dim=512 (lists: widths=32/64/128)",
     )
-    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/METHOD)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--threads", type=_positive_int, help="torch CPU threads")
-    parser.add_argument("--device", help="cpu (default), cuda, cuda:1, ...")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), help="fp32 (default) or bf16")
-    parser.add_argument("--log-every", type=_positive_int, help="steps between log lines (50)")
+    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/METHOD)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out with its saved settings; only budgets, --log-every, "
+        "--checkpoint-minutes, --threads and --device may change",
+    )
+    parser.add_argument(
+        "--threads", type=_positive_int, help="torch CPU threads (default: torch's)"
+    )
+    parser.add_argument("--device", help=f"cpu, cuda, cuda:1, mps (default: {default('device')})")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        help=f"fp32 or bf16 autocast (default: {default('precision')})",
+    )
+    parser.add_argument(
+        "--log-every",
+        type=_positive_int,
+        help=f"steps between lines of metrics.jsonl (default: {default('log_every')})",
+    )
+    parser.add_argument(
+        "--checkpoint-minutes",
+        type=_positive_float,
+        help="wall-clock minutes between checkpoints, besides the one at the end and on "
+        f"Ctrl-C/SIGTERM; longer when writing one is slow (default: "
+        f"{default('checkpoint_minutes'):g})",
+    )
     parser.add_argument("--no-probe", action="store_true", help="skip the online linear probe")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress output (default: a bar on a terminal, a plain line every 30 s "
+        "on any other stderr)",
+    )
 
 
-def _run_train(args: argparse.Namespace) -> int:
-    from infomax.train import TrainConfig, result_to_json, train
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
+
+def _train_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line, as :class:`TrainConfig` names."""
+    changes = _options(
+        args,
+        ("method", "data", "encoder", "epochs", "minutes", "wall_minutes", "batch_size", "lr",
+         "seed", "image_size", "augment", "threads", "device", "precision", "log_every",
+         "checkpoint_minutes"),
+    )  # fmt: skip
+    if args.steps is not None:
+        changes["max_steps"] = args.steps
     options = _key_values(args.option) if args.option else {}
     if args.estimator is not None:
         options["estimator"] = args.estimator
     if args.subview is not None:
         options["subview"] = args.subview
-    settings_encoder = _key_values(args.encoder_option) if args.encoder_option else {}
-    settings = _options(
-        args,
-        ("encoder", "epochs", "minutes", "batch_size", "lr", "seed", "image_size", "augment",
-         "threads", "device", "precision", "log_every"),
-    )  # fmt: skip
-    if args.steps is not None:
-        settings["max_steps"] = args.steps
-    if not any(key in settings for key in ("epochs", "minutes", "max_steps")):
-        settings["epochs"] = 10
-    config = TrainConfig(
-        method=args.method, data=args.data, method_options=options, probe=not args.no_probe,
-        encoder_options=settings_encoder, **settings,
-    )  # fmt: skip
-    out = Path(args.out) if args.out else Path("runs") / args.method
+    if options:
+        changes["method_options"] = options
+    if args.encoder_option:
+        changes["encoder_options"] = _key_values(args.encoder_option, "--encoder-option")
+    if args.no_probe:
+        changes["probe"] = False
+    return changes
+
+
+def _train_config(args: argparse.Namespace, out: Path) -> Any:
+    from infomax.checkpoint import CheckpointError
+    from infomax.train.config import TrainConfig, merge_for_resume
+    from infomax.train.run_folder import read_run_config
+
+    changes = _train_changes(args)
+    if args.resume:
+        try:
+            saved = read_run_config(out)
+        except CheckpointError as exc:
+            raise CheckpointError(f"cannot resume: {exc}") from None
+        return merge_for_resume(saved.train, changes, str(out))
+    if args.method is None:
+        raise InputError("give a METHOD to train (e.g. infomax train dim-local --data DIR)")
+    if args.data is None:
+        raise InputError("give the data to train on: --data DIR, an archive, cifar10 or digits")
+    if not any(key in changes for key in ("epochs", "minutes", "wall_minutes", "max_steps")):
+        changes["epochs"] = 10
+    return TrainConfig(**changes)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from infomax.train import result_to_json, train
+
+    if args.method is None and not args.resume:
+        raise InputError("give a METHOD to train (e.g. infomax train dim-local --data DIR)")
+    if args.out is not None:
+        out = Path(args.out)
+    elif args.method is not None:
+        out = Path("runs") / args.method
+    else:
+        raise InputError("--resume needs --out RUN_DIR (or METHOD, for runs/METHOD)")
+    config = _train_config(args, out)
     result = train(config, out, resume=args.resume, progress=False if args.no_progress else None)
     if result.signal is None:
         from infomax.distributed import leave
@@ -595,7 +709,7 @@ def _run_train(args: argparse.Namespace) -> int:
     else:
         rate = f"{result.images_per_second:.0f} images/s"
         print(
-            f"{args.method}: {result.steps} steps, {result.epochs_done} epochs, "
+            f"{config.method}: {result.steps} steps, {result.epochs_done} epochs, "
             f"{result.seconds / 60:.1f} min, {rate} ({result.view_share:.0%} making views), "
             f"stopped by {result.stopped}"
         )
@@ -604,7 +718,8 @@ def _run_train(args: argparse.Namespace) -> int:
             for k, v in result.last.items()
             if k.startswith("mi") or k.endswith(("mi", "accuracy", "loss"))
         }
-        print("last: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+        if shown:
+            print("last: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
         print(f"run folder: {out} (continue with --resume; measure with infomax eval {out})")
     if result.signal is not None:
         return 128 + result.signal
@@ -617,13 +732,42 @@ def _run_train(args: argparse.Namespace) -> int:
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by infomax train")
     parser.add_argument(
-        "--data", help="labeled data with train and test splits (default: the run's)"
+        "--data",
+        help="labeled images with train and test splits, or any labeled folder with "
+        "--test-fraction (default: the run's data)",
     )
-    parser.add_argument("--probe", choices=("linear", "mlp", "knn"), default="linear")
-    parser.add_argument("--layer", choices=("conv", "fc", "y", "local"), default="conv")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the probe")
-    parser.add_argument("--batch-size", type=_positive_int, default=500, help="encoding batch size")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
+    parser.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        metavar="FRACTION",
+        help="for data without a test split (a flat root/<class>/ folder): hold out this "
+        "share of the images, chosen by --seed, as the test split; the probe fits the rest",
+    )
+    parser.add_argument(
+        "--probe",
+        choices=("linear", "mlp", "knn"),
+        default="linear",
+        help="linear: logistic regression; mlp: the DIM paper's 200-unit MLP; knn: weighted "
+        "200 nearest neighbours on cosine similarity (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--layer",
+        choices=("conv", "fc", "y", "local"),
+        default="conv",
+        help="the encoder's features to probe: conv (the last convolutional map, flattened), "
+        "fc (the last hidden vector), y (the output representation), local (the local "
+        "feature map of DIM's local objective, flattened) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the probe and the split (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=500,
+        help="images per encoding pass (default: %(default)s)",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: %(default)s)")
     parser.add_argument(
         "--random-init",
         action="store_true",
@@ -641,7 +785,7 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from infomax.evaluate import evaluate_run, format_probe, probe_to_json
+    from infomax.evaluation import evaluate_run, format_probe, probe_to_json
 
     if args.pixels and args.random_init:
         raise InputError("--pixels and --random-init cannot be combined")
@@ -649,7 +793,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     result = evaluate_run(
         args.run_dir, args.data, probe=args.probe, layer=args.layer, seed=args.seed,
         batch_size=args.batch_size, device=args.device, random_init=args.random_init,
-        pixels=args.pixels, progress=progress,
+        pixels=args.pixels, progress=progress, test_fraction=args.test_fraction,
     )  # fmt: skip
     value = probe_to_json(result)
     if args.measures:
@@ -671,28 +815,32 @@ def _run_eval(args: argparse.Namespace) -> int:
 def _representation_measures(args: argparse.Namespace, progress: bool | None) -> dict[str, Any]:
     import torch
 
-    from infomax.checkpoint import build_encoder, load_encoder, read_config
-    from infomax.data import load_dataset
-    from infomax.evaluate import (
+    from infomax.evaluation import (
         extract_features,
+        load_splits,
         neural_dependency_measure,
         pixel_features,
         representation_mi,
     )
+    from infomax.train.run_folder import build_encoder, load_encoder, read_run_config
 
     if args.random_init:
-        config = read_config(args.run_dir)
+        config = read_run_config(args.run_dir)
         torch.manual_seed(args.seed)
         encoder = build_encoder(config).eval()
     else:
         encoder, config = load_encoder(args.run_dir, map_location=args.device)
+    assert config.image_size is not None  # evaluate_run refused sequence runs
     # The training split: the measures describe the representation, and the estimator wants samples.
-    data = load_dataset(args.data or config["data"], "train", size=tuple(config["image_size"]))
+    data, _ = load_splits(
+        args.data or config.data, (config.image_size[0], config.image_size[1]),
+        test_fraction=args.test_fraction, seed=args.seed,
+    )  # fmt: skip
     y, _ = extract_features(
-        encoder, data, "y", mean=config["mean"], std=config["std"], device=args.device,
+        encoder, data, "y", mean=config.mean, std=config.std, device=args.device,
         progress=progress,
     )  # fmt: skip
-    pixels, _ = pixel_features(data, mean=config["mean"], std=config["std"])
+    pixels, _ = pixel_features(data, mean=config.mean, std=config.std)
     components = 64
     batch = max(16, min(512, len(y) // 10))
     # InfoNCE: a stable lower bound (capped at log of the evaluation batch), where DV-type

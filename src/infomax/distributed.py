@@ -32,10 +32,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from infomax.validation import InputError
+
 __all__ = [
     "GlobalBatchNorm",
     "World",
     "all_reduce_gradients",
+    "check_device",
     "convert_batchnorm",
     "gather",
     "init_from_environment",
@@ -66,6 +69,37 @@ class World:
 def is_distributed() -> bool:
     """A process group is up and has more than one process."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device`, if this machine and torch build can use it.
+
+    Raises:
+        InputError: an unknown device name, CUDA on a build or machine without
+            it, a CUDA index past the last GPU, or MPS where it is missing.
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(
+            f"unknown device {device!r}; use cpu, cuda, cuda:N (the N-th GPU) or mps"
+        ) from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "has no CUDA support" if torch.version.cuda is None else "sees no GPU"
+            raise InputError(f"device {device!r}: this torch build {why}; use --device cpu")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise InputError(
+                f"device {device!r}: there {'is' if count == 1 else 'are'} only {count} "
+                f"GPU{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})"
+            )
+    elif parsed.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise InputError(f"device {device!r}: MPS is not available here; use --device cpu")
+    elif parsed.type != "cpu":
+        raise InputError(f"device {device!r} is not supported; use cpu, cuda, cuda:N or mps")
+    return parsed
 
 
 def init_from_environment(device: str = "cpu") -> World:

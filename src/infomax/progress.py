@@ -1,4 +1,4 @@
-"""A dependency-free progress bar for long loops, shown only on a terminal."""
+"""A dependency-free progress bar for long loops: a bar on a terminal, plain lines in a log."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ class Progress:
         enabled: force on/off; ``None`` means "only on a terminal".
         stream: where to draw (stderr by default).
         fps: maximum redraws per second.
-        lines: for coarse loops (a benchmark's cells, minutes each): when the
-            bar is off only because ``stream`` is not a terminal (a log file
-            under nohup), write one plain line per update instead of nothing.
+        lines: when the bar is off only because ``stream`` is not a terminal
+            (a log file under nohup, CI, a notebook), write plain lines
+            instead of nothing: one per update, or at most one per ``every``
+            seconds (and a last one on closing).
+        every: seconds between plain lines in line mode (0: one per update,
+            for coarse loops such as a benchmark's cells).
 
     Example:
         >>> with Progress(100, "train") as bar:
@@ -39,6 +42,7 @@ class Progress:
         stream: TextIO | None = None,
         fps: float = 8.0,
         lines: bool = False,
+        every: float = 0.0,
     ) -> None:
         self.total = max(int(total), 1)
         self.desc = desc
@@ -50,6 +54,9 @@ class Progress:
         self._last_draw = 0.0
         self._interval = 1.0 / fps
         self._postfix: dict[str, Any] = {}
+        self._every = float(every)
+        self._last_line = self.start
+        self._lined = 0  # the count at the last plain line
 
     def __enter__(self) -> Progress:
         return self
@@ -63,17 +70,27 @@ class Progress:
         if postfix:
             self._postfix = postfix
         if self.line_mode:
-            elapsed = time.perf_counter() - self.start
-            self.stream.write(
-                f"{self.desc} {self.count}/{self.total} {elapsed:.0f}s {self._extras()}\n"
-            )
-            self.stream.flush()
+            now = time.perf_counter()
+            if now - self._last_line >= self._every:
+                self._line(now)
         if not self.enabled:
             return
         now = time.perf_counter()
         if now - self._last_draw >= self._interval or self.count >= self.total:
             self._last_draw = now
             self._draw(now)
+
+    def set_count(self, count: int) -> None:
+        """Restart the count at ``count`` (a resumed run, a new epoch) without drawing."""
+        self.count = self._lined = int(count)
+
+    def _line(self, now: float) -> None:
+        self._last_line = now
+        self._lined = self.count
+        self.stream.write(
+            f"{self.desc} {self.count}/{self.total} {now - self.start:.0f}s {self._extras()}\n"
+        )
+        self.stream.flush()
 
     def _draw(self, now: float) -> None:
         frac = min(self.count / self.total, 1.0)
@@ -96,7 +113,9 @@ class Progress:
         )
 
     def close(self) -> None:
-        """Finish the line (if anything was drawn)."""
+        """Finish the line (if anything was drawn); in line mode, a last line for unseen steps."""
+        if self.line_mode and self.count != self._lined:
+            self._line(time.perf_counter())
         if self.enabled and self.count:
             self._draw(time.perf_counter())
             self.stream.write("\n")

@@ -49,6 +49,7 @@ __all__ = [
     "MultiViewInfoNCE",
     "SimCLR",
     "SubView",
+    "check_option_types",
     "dim_objective",
     "make_method",
     "nt_xent",
@@ -104,5 +105,43 @@ def make_method(
             f"method {name!r} has no option {unknown[0]!r}; its options are "
             f"{', '.join(sorted(allowed))}"
         )
+    check_option_types(f"method {name!r}", cls.__init__, options, defaults)
     views = Augment(augment or preset, size=image_size, mean=mean, std=std)
     return cls(encoder, views, **{**defaults, **options})
+
+
+def _kind(value: Any) -> str | None:
+    """The kind of an option's default a given value must match: bool, number or text."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a name"
+    return None
+
+
+def check_option_types(
+    owner: str, function: Any, options: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> None:
+    """Refuse an option whose value is not of the kind of its default (e.g. ``gamma=abc``).
+
+    Args:
+        owner: what the options belong to, for the message ("method 'dim-local'").
+        function: the callable taking the options (its defaults give the kinds).
+        options: the options given.
+        defaults: preset values that override the signature's defaults.
+
+    Raises:
+        InputError: naming the option, the kind it needs and the value given.
+    """
+    params = inspect.signature(function).parameters
+    for key, value in options.items():
+        default = (defaults or {}).get(key, params[key].default if key in params else None)
+        kind = _kind(default)
+        if kind is None or value is None:
+            continue
+        if _kind(value) != kind:
+            raise InputError(
+                f"{owner}: option {key} takes {kind} (default {default!r}), got {value!r}"
+            )

@@ -1,0 +1,152 @@
+"""The Adam loop behind the linear and MLP probes: standardize, fit, choose the epoch, score."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from infomax.evaluation.checks import check_positive, check_probe_data, feature_stats, pick_device
+from infomax.evaluation.result import ProbeResult
+from infomax.progress import Progress
+from infomax.validation import InputError
+
+__all__ = ["fit_classifier"]
+
+_EVAL_CHUNK = 4096  # rows per forward pass when a probe scores a whole split
+
+
+@torch.no_grad()
+def _score(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    mean: Tensor,
+    std: Tensor,
+    device: torch.device,
+    rows: Tensor | None = None,
+) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of ``model`` (eval mode) on ``x[rows]``."""
+    model.eval()
+    index = torch.arange(x.shape[0]) if rows is None else rows
+    correct, loss = 0, 0.0
+    for start in range(0, index.numel(), _EVAL_CHUNK):
+        idx = index[start : start + _EVAL_CHUNK]
+        xb = (x[idx].to(device) - mean) / std
+        yb = y[idx].to(device)
+        logits = model(xb)
+        correct += int((logits.argmax(dim=1) == yb).sum())
+        loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+    count = max(index.numel(), 1)
+    return correct / count, loss / count
+
+
+def fit_classifier(
+    name: str,
+    make_model: Callable[[int, int], nn.Module],
+    train_x: Any,
+    train_y: Any,
+    test_x: Any,
+    test_y: Any,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    val_fraction: float,
+    min_steps: int,
+    device: str | torch.device | None,
+    progress: bool | None,
+) -> ProbeResult:
+    """Train ``make_model(F, classes)`` with Adam on standardized features (see linear_probe)."""
+    started = time.perf_counter()
+    xtr, ytr, xte, yte, n_classes = check_probe_data(train_x, train_y, test_x, test_y)
+    check_positive(epochs, "epochs", integer=True)
+    check_positive(batch_size, "batch_size", integer=True)
+    check_positive(lr, "lr")
+    if weight_decay < 0:
+        raise InputError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if not 0 <= val_fraction < 1:
+        raise InputError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    if min_steps < 0:
+        raise InputError(f"min_steps must be >= 0, got {min_steps!r}")
+    dev = pick_device(device, xtr)
+    n, n_features = xtr.shape
+    mean, std = (t.to(dev) for t in feature_stats(xtr))
+    ytr_dev = ytr.to(dev)
+
+    generator = torch.Generator().manual_seed(int(seed))
+    order = torch.randperm(n, generator=generator)
+    n_val = int(round(n * val_fraction))
+    if n_val < 10 or n - n_val < 2:
+        n_val = 0  # too few rows to choose an epoch on: train on all, keep the last epoch
+    val_rows, fit_rows = order[:n_val], order[n_val:]
+    n_fit = fit_rows.numel()
+    batch = min(int(batch_size), n_fit)
+    per_epoch = n_fit // batch  # the short last batch is dropped (BatchNorm needs 2 rows)
+    epochs = max(int(epochs), math.ceil(min_steps / per_epoch))
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = make_model(n_features, n_classes).to(dev)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        best: tuple[float, float] = (-1.0, -math.inf)
+        best_state: dict[str, Tensor] | None = None
+        best_epoch = epochs
+        val_accuracy: float | None = None
+        with Progress(epochs, f"{name} probe", enabled=progress) as bar:
+            for epoch in range(1, epochs + 1):
+                model.train()
+                shuffled = fit_rows[torch.randperm(n_fit, generator=generator)]
+                total = 0.0
+                for b in range(per_epoch):
+                    idx = shuffled[b * batch : (b + 1) * batch]
+                    xb = (xtr[idx].to(dev) - mean) / std
+                    loss = F.cross_entropy(model(xb), ytr_dev[idx.to(dev)])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.item()
+                if n_val:
+                    acc, val_loss = _score(model, xtr, ytr, mean, std, dev, val_rows)
+                    if (acc, -val_loss) > best:
+                        best, best_epoch = (acc, -val_loss), epoch
+                        best_state = copy.deepcopy(model.state_dict())
+                    bar.update(loss=total / per_epoch, val=acc)
+                else:
+                    bar.update(loss=total / per_epoch)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            val_accuracy = best[0]
+    train_accuracy, _ = _score(model, xtr, ytr, mean, std, dev, fit_rows)
+    accuracy, test_loss = _score(model, xte, yte, mean, std, dev)
+    return ProbeResult(
+        accuracy=accuracy,
+        probe=name,
+        layer="features",
+        n_train=n,
+        n_test=int(xte.shape[0]),
+        seconds=time.perf_counter() - started,
+        train_accuracy=train_accuracy,
+        n_features=int(n_features),
+        n_classes=n_classes,
+        seed=int(seed),
+        settings={
+            "epochs": epochs,
+            "steps": epochs * per_epoch,
+            "batch_size": batch,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "val_fraction": val_fraction if n_val else 0.0,
+            "n_val": n_val,
+            "epoch": best_epoch,
+            "val_accuracy": val_accuracy,
+            "test_loss": test_loss,
+        },
+    )
