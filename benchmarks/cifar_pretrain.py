@@ -93,9 +93,9 @@ def run_training(args: argparse.Namespace) -> None:
 
 
 def run_probes(args: argparse.Namespace) -> None:
-    from infomax.checkpoint import build_encoder, load_encoder, read_config
     from infomax.data import load_dataset
-    from infomax.evaluate import evaluate_encoder, evaluate_pixels, probe_to_json
+    from infomax.evaluation import evaluate_encoder, evaluate_pixels, probe_to_json
+    from infomax.train.run_folder import build_encoder, load_encoder, read_run_config
 
     train_data = load_dataset(args.data, "train")
     test_data = load_dataset(args.data, "test")
@@ -117,7 +117,7 @@ def run_probes(args: argparse.Namespace) -> None:
         summary = json.loads((run / "summary.json").read_text())
         result = evaluate_encoder(
             encoder, train_data, test_data, probe=args.probe, layer=args.layer,
-            mean=config["mean"], std=config["std"], seed=args.seed,
+            mean=config.mean, std=config.std, seed=args.seed,
         )  # fmt: skip
         record(name, result, {"pretrain": summary})
     # One randomly initialised baseline per encoder among the runs (cpc uses patch-dim).
@@ -126,8 +126,8 @@ def run_probes(args: argparse.Namespace) -> None:
         run = args.out / f"{name}-s{args.seed}"
         if not (run / "config.json").is_file():
             continue
-        config = read_config(run)
-        encoder_name = config["encoder"]
+        config = read_run_config(run)
+        encoder_name = config.encoder
         key = "random-encoder" if encoder_name == "dim-conv" else f"random-{encoder_name}"
         if encoder_name in seen or key in results:
             seen.add(encoder_name)
@@ -137,7 +137,7 @@ def run_probes(args: argparse.Namespace) -> None:
         encoder = build_encoder(config)
         result = evaluate_encoder(
             encoder, train_data, test_data, probe=args.probe, layer=args.layer,
-            mean=config["mean"], std=config["std"], seed=args.seed, recalibrate=True,
+            mean=config.mean, std=config.std, seed=args.seed, recalibrate=True,
         )  # fmt: skip
         record(key, result, {})
     if "raw-pixels" not in results:

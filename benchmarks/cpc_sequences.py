@@ -56,7 +56,7 @@ def main() -> None:
 
     from infomax.checkpoint import load_checkpoint
     from infomax.data.sequences import markov_sequences
-    from infomax.evaluate import run_probe
+    from infomax.evaluation import run_probe
     from infomax.methods.cpc import CPCSequence, cpc_step_losses
     from infomax.train import TrainConfig, train
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from infomax.validation import InputError
 
@@ -26,8 +25,6 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
     "load_checkpoint",
-    "load_encoder",
-    "read_config",
     "save_checkpoint",
 ]
 
@@ -94,31 +91,3 @@ def load_checkpoint(
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an infomax checkpoint (no {CHECKPOINT_FORMAT} tag)")
     return state
-
-
-# The names below keep scripts written against the first layout (benchmarks/) working;
-# new code uses infomax.train.run_folder, where config.json is a typed RunConfig.
-
-
-def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``config.json`` of a run folder as a plain dict (see :func:`read_run_config`)."""
-    from infomax.train.run_folder import read_run_config
-
-    return read_run_config(run_dir).to_json()
-
-
-def build_encoder(config: dict[str, Any]) -> nn.Module:
-    """A fresh encoder as described by a ``config.json`` dict (see ``run_folder.build_encoder``)."""
-    from infomax.train.run_folder import RunConfig, build_encoder, migrate_run_config
-
-    return build_encoder(RunConfig.from_json(migrate_run_config(config)))
-
-
-def load_encoder(
-    run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu"
-) -> tuple[nn.Module, dict[str, Any]]:
-    """The trained encoder of a run folder and its config as a dict (see ``run_folder``)."""
-    from infomax.train.run_folder import load_encoder
-
-    encoder, config = load_encoder(run_dir, map_location)
-    return encoder, config.to_json()

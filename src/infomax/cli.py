@@ -119,28 +119,6 @@ def _name_list(text: str, what: str) -> list[str]:
     return names
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` with numpy types made plain and non-finite floats made ``None``."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _dump_json(value: Any) -> str:
-    """Strict JSON (NaN and inf become ``null``)."""
-    return json.dumps(_jsonable(value), allow_nan=False)
-
-
 def _options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
     """The options among ``names`` the user set (argparse default ``None`` means unset)."""
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
@@ -244,7 +222,6 @@ def _run_estimate(args: argparse.Namespace) -> int:
     progress = False if args.no_progress else None
 
     from infomax.estimate import estimate_cmi, estimate_mi
-    from infomax.jsonable import dump_json
 
     if args.given is not None:
         z = load_array(args.given)
@@ -705,7 +682,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
         leave()  # under torchrun: exit the process group cleanly
     if args.json:
-        print(_dump_json(result_to_json(result)))
+        print(dump_json(result_to_json(result)))
     else:
         rate = f"{result.images_per_second:.0f} images/s"
         print(
@@ -799,7 +776,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.measures:
         value["measures"] = _representation_measures(args, progress)
     if args.json:
-        print(_dump_json(value))
+        print(dump_json(value))
         return 0
     print(format_probe(result))
     if args.measures:
