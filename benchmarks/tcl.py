@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--width", type=int, default=32, help="hidden width of the extractor")
+    parser.add_argument("--width", type=int, default=64, help="hidden width of the extractor")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tcl.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
