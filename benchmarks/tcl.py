@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tcl.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    commit = _commit()
+    start = time.perf_counter()
     rows = []
     for layers in (int(v) for v in args.layers.split(",")):
         for segments in (int(v) for v in args.segments.split(",")):
@@ -126,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         {
             "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-            "commit": _commit(),
+            "commit": commit,
             "machine": f"{platform.machine()} {platform.processor()}".strip(),
             "torch_threads": torch.get_num_threads(),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "goals": {"mcc": GOALS, "margin_over_fastica": MARGIN},
+            "seconds": time.perf_counter() - start,
             "rows": rows,
         },
     )

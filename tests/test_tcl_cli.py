@@ -11,6 +11,7 @@ import pytest
 from infomax.tcl import linear_mcc, make_nonstationary_mixture, sufficient_statistic
 from infomax.tcl.cli import (
     add_eval_arguments,
+    add_tcl_options,
     add_train_arguments,
     is_tcl_run,
     run_eval,
@@ -71,3 +72,28 @@ def test_train_with_labels_from_a_file_and_bad_input(files, capsys):
         run_train(_parse(add_train_arguments, [*argv, "--sources", str(folder / "short.npy")]))
     with pytest.raises(InputError, match="--sources"):
         run_eval(_parse(add_eval_arguments, [str(folder / "run-u")]))
+
+
+def test_tcl_options_join_a_shared_train_parser(files, capsys):
+    """The shared ``train`` parser leaves budgets unset (None): TCL's defaults apply."""
+    folder, _ = files
+    parser = argparse.ArgumentParser()
+    parser.add_argument("method")
+    parser.add_argument("--data", required=True)
+    for name in ("--steps", "--batch-size", "--seed", "--threads"):
+        parser.add_argument(name, type=int)
+    for name in ("--lr",):
+        parser.add_argument(name, type=float)
+    parser.add_argument("--device")
+    parser.add_argument("--out")
+    parser.add_argument("--json", action="store_true")
+    add_tcl_options(parser, train=True)
+    argv = ["tcl", "--data", str(folder / "x.npy"), "--out", str(folder / "r"), "--steps", "3"]
+    args = parser.parse_args(argv)
+    with pytest.raises(InputError, match="--segments"):
+        run_train(args)
+    args = parser.parse_args([*argv, "--segments", "100", "--hidden", "4", "--json"])
+    assert run_train(args) == 0
+    config = json.loads(capsys.readouterr().out)["config"]
+    assert (config["steps"], config["batch_size"], config["lr"]) == (3, 512, 3e-3)
+    assert (config["hidden"], config["seed"], config["n_classes"]) == ([4], 0, 8)

@@ -22,7 +22,9 @@ import numpy as np
 from infomax.validation import InputError
 
 __all__ = [
+    "TRAIN_DEFAULTS",
     "add_eval_arguments",
+    "add_tcl_options",
     "add_train_arguments",
     "is_tcl_run",
     "run_eval",
@@ -85,7 +87,7 @@ def _statistic(args: argparse.Namespace, n_rows: int) -> np.ndarray | None:
         raise InputError(
             f"--sources must have one row per row of --data ({n_rows}), got shape {sources.shape}"
         )
-    return sufficient_statistic(sources, args.distribution)
+    return sufficient_statistic(sources, _setting(args, "distribution"))
 
 
 def _scores(features: np.ndarray, statistic: np.ndarray, seed: int) -> dict[str, Any]:
@@ -99,34 +101,54 @@ def _scores(features: np.ndarray, statistic: np.ndarray, seed: int) -> dict[str,
     }  # fmt: skip
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--sources", metavar="FILE", help="known sources (T, n) of --data: report the MCC"
+#: Defaults of the settings ``train`` shares with the other methods (its parser leaves them None).
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "hidden": "64,64", "steps": 6000, "batch_size": 512, "lr": 3e-3, "seed": 0,
+    "device": "cpu", "distribution": "laplace",
+}  # fmt: skip
+
+
+def _setting(args: argparse.Namespace, name: str) -> Any:
+    value = getattr(args, name, None)
+    return TRAIN_DEFAULTS.get(name) if value is None else value
+
+
+def add_tcl_options(parser: argparse.ArgumentParser, *, train: bool) -> None:
+    """The options only TCL has: to add to the shared ``train`` or ``eval`` parser.
+
+    Args:
+        parser: the ``train`` (or ``eval``) parser.
+        train: add the training options (``--segments``, ``--hidden``, ``--features``) too.
+    """
+    group = parser.add_argument_group("tcl (nonlinear ICA by time-contrastive learning)")
+    if train:
+        group.add_argument(
+            "--segments", metavar="LENGTH|FILE",
+            help="tcl: rows per segment, or a file of one discrete label u per row",
+        )  # fmt: skip
+        group.add_argument("--hidden", help="tcl: hidden widths of h (default 64,64)")
+        group.add_argument("--features", type=_positive_int, help="tcl: features n (default d)")
+    group.add_argument(
+        "--sources", metavar="FILE", help="tcl: known sources (T, n) of --data: report the MCC"
     )
-    parser.add_argument(
-        "--distribution", choices=("laplace", "gaussian"), default="laplace",
-        help="the sources' family: sufficient statistic |s| (laplace, default) or s^2",
+    group.add_argument(
+        "--distribution", choices=("laplace", "gaussian"),
+        help="tcl: the sources' family: sufficient statistic |s| (laplace, default) or s^2",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and splits")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``infomax train tcl``."""
+    """Every argument of ``infomax train tcl`` (for a parser of its own)."""
     parser.add_argument("--data", required=True, metavar="FILE", help="observations x (T, d)")
-    parser.add_argument(
-        "--segments", required=True, metavar="LENGTH|FILE",
-        help="rows per segment, or a file of one discrete label u per row (T,) or (T, c)",
-    )  # fmt: skip
-    _add_common(parser)
-    parser.add_argument("--features", type=_positive_int, help="number of features n (default d)")
-    parser.add_argument("--hidden", default="32,32", help="hidden widths (default 32,32)")
-    parser.add_argument("--steps", type=_positive_int, default=6000, help="Adam steps (6000)")
-    parser.add_argument("--batch-size", type=_positive_int, default=512, help="rows per step")
-    parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (3e-3)")
+    add_tcl_options(parser, train=True)
+    parser.add_argument("--steps", type=_positive_int, help="Adam steps (6000)")
+    parser.add_argument("--batch-size", type=_positive_int, help="rows per step (512)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (3e-3)")
+    parser.add_argument("--seed", type=int, help="seed of weights and splits (0)")
     parser.add_argument("--threads", type=_positive_int, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
+    parser.add_argument("--device", help="cpu (default), cuda, ...")
     parser.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/tcl)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -137,15 +159,21 @@ def run_train(args: argparse.Namespace) -> int:
     from infomax.jsonable import dump_json, write_json_atomic
     from infomax.tcl.fit import fit_tcl, save_fit
 
-    if args.threads:
+    if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
+    if getattr(args, "segments", None) is None:
+        raise InputError("train tcl needs --segments LENGTH (rows per segment) or a labels FILE")
     x = load_array(args.data)
     n_rows = len(x)
+    distribution = _setting(args, "distribution")
     statistic = _statistic(args, n_rows)
+    seed = _setting(args, "seed")
     fit = fit_tcl(
-        x, _labels(args.segments), n_features=args.features, hidden=_widths(args.hidden),
-        final="abs" if args.distribution == "laplace" else "square", steps=args.steps,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
+        x, _labels(args.segments), n_features=getattr(args, "features", None),
+        hidden=_widths(_setting(args, "hidden")),
+        final="abs" if distribution == "laplace" else "square", steps=_setting(args, "steps"),
+        batch_size=_setting(args, "batch_size"), lr=_setting(args, "lr"), seed=seed,
+        device=_setting(args, "device"),
     )  # fmt: skip
     out = Path(args.out) if args.out else Path("runs") / "tcl"
     if out.exists() and not out.is_dir():
@@ -161,7 +189,7 @@ def run_train(args: argparse.Namespace) -> int:
     }  # fmt: skip
     if statistic is not None:
         summary["sources"] = args.sources
-        summary.update(_scores(features, statistic, args.seed))
+        summary.update(_scores(features, statistic, seed))
     write_json_atomic(out / SUMMARY_FILE, summary)
     if args.json:
         print(dump_json(summary))
@@ -180,13 +208,15 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``infomax eval RUN_DIR`` for a TCL run (``RUN_DIR`` added by the caller)."""
+    """Every argument of ``infomax eval RUN_DIR`` of a TCL run, but ``RUN_DIR``."""
     parser.add_argument("--data", metavar="FILE", help="observations x (default: the run's)")
-    _add_common(parser)
+    add_tcl_options(parser, train=False)
+    parser.add_argument("--seed", type=int, help="seed of the split (and of --random-init)")
     parser.add_argument(
         "--random-init", action="store_true",
         help="score the extractor at a random initialisation (same shape and input scaling)",
     )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -211,8 +241,9 @@ def run_eval(args: argparse.Namespace) -> int:
             raise InputError(f"{run} records no data file; pass --data FILE")
     x = load_array(data)
     features_model = fit.model.features
+    seed = _setting(args, "seed")
     if args.random_init:
-        torch.manual_seed(args.seed)
+        torch.manual_seed(seed)
         fresh = build_model(fit.config).features
         fresh.mean.copy_(features_model.mean)
         fresh.std.copy_(features_model.std)
@@ -220,7 +251,7 @@ def run_eval(args: argparse.Namespace) -> int:
     statistic = _statistic(args, len(x))
     assert statistic is not None
     result = {"data": data, "sources": args.sources, "random_init": args.random_init}
-    result.update(_scores(transform(features_model, x), statistic, args.seed))
+    result.update(_scores(transform(features_model, x), statistic, seed))
     if args.json:
         print(dump_json(result))
         return 0

@@ -108,7 +108,7 @@ def fit_tcl(
     labels: Any,
     *,
     n_features: int | None = None,
-    hidden: Sequence[int] = (32, 32),
+    hidden: Sequence[int] = (64, 64),
     final: str = "abs",
     negative_slope: float = 0.2,
     steps: int = 3000,
