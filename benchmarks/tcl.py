@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shlex
 import subprocess
@@ -58,6 +59,20 @@ def _commit() -> str:
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def _machine() -> str:
+    """CPU model (from /proc/cpuinfo where there is one) and logical core count."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            names = [
+                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
+            ]
+        model = names[0] if names else model
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical cores"
 
 
 def _scores(features: np.ndarray, statistic: np.ndarray, seed: int) -> dict[str, float]:
@@ -129,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "command": shlex.join([Path(sys.executable).name, *sys.argv]),
             "commit": commit,
-            "machine": f"{platform.machine()} {platform.processor()}".strip(),
+            "machine": _machine(),
             "torch_threads": torch.get_num_threads(),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
