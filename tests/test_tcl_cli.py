@@ -97,3 +97,19 @@ def test_tcl_options_join_a_shared_train_parser(files, capsys):
     config = json.loads(capsys.readouterr().out)["config"]
     assert (config["steps"], config["batch_size"], config["lr"]) == (3, 512, 3e-3)
     assert (config["hidden"], config["seed"], config["n_classes"]) == ([4], 0, 8)
+
+
+def test_eval_scores_the_statistic_of_the_family_the_run_was_trained_for(files, capsys):
+    folder, data = files
+    run = folder / "run-g"
+    argv = [
+        "--data", str(folder / "x.npy"), "--segments", "200", "--distribution", "gaussian",
+        "--hidden", "4", "--steps", "5", "--out", str(run),
+    ]  # fmt: skip
+    assert run_train(_parse(add_train_arguments, argv)) == 0
+    assert load_fit(run / "tcl.pt").config["final"] == "square"
+    capsys.readouterr()
+    argv = [str(run), "--sources", str(folder / "s.npy"), "--seed", "3", "--json"]
+    assert run_eval(_parse(add_eval_arguments, argv)) == 0
+    expected = linear_mcc(np.load(run / "features.npy"), data.sources**2, seed=3).mcc
+    assert json.loads(capsys.readouterr().out)["mcc"] == pytest.approx(expected, abs=1e-12)

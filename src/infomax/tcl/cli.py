@@ -248,6 +248,8 @@ def run_eval(args: argparse.Namespace) -> int:
         fresh.mean.copy_(features_model.mean)
         fresh.std.copy_(features_model.std)
         features_model = fresh
+    if getattr(args, "distribution", None) is None:  # the family the run was trained for
+        args.distribution = "gaussian" if fit.config["final"] == "square" else "laplace"
     statistic = _statistic(args, len(x))
     assert statistic is not None
     result = {"data": data, "sources": args.sources, "random_init": args.random_init}
