@@ -12,12 +12,18 @@ fitted on half the rows, the matched mean correlation on the other half):
 * FastICA (scikit-learn) on x: ``|y|`` of its 5 components;
 * random: the same extractor at its random initialisation.
 
+With ``--features 10`` the extractor has twice as many outputs as there are
+sources (an overcomplete ``h``; the affine map then has 10 inputs, and so has
+the random baseline's). A one-layer extractor with one output per source
+sometimes settles with a source left out; the spare outputs avoid that.
+
 The MCC without the affine map (:func:`infomax.tcl.mcc` of the features and
 ``|s|`` directly) is recorded too.
 
 Usage::
 
     .venv/bin/python benchmarks/tcl.py [--layers 1,2,3] [--segments 16,64,256] [--seeds 0]
+    .venv/bin/python benchmarks/tcl.py --features 10 --out benchmarks/results/tcl-overcomplete.json
 """
 
 from __future__ import annotations
@@ -92,7 +98,7 @@ def run_cell(layers: int, segments: int, seed: int, args: argparse.Namespace) ->
     start = time.perf_counter()
     fit = fit_tcl(
         data.x, args.rows // segments, hidden=hidden, steps=args.steps,
-        batch_size=args.batch_size, lr=args.lr, seed=seed,
+        batch_size=args.batch_size, lr=args.lr, seed=seed, n_features=args.features,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     tcl = _scores(fit.transform(data.x), statistic, seed)
@@ -100,7 +106,9 @@ def run_cell(layers: int, segments: int, seed: int, args: argparse.Namespace) ->
     fastica = _scores(np.abs(ica.fit_transform(data.x)), statistic, seed)
     torch.manual_seed(seed)
     random = _scores(
-        transform(TCLFeatures(args.sources, args.sources, hidden), data.x), statistic, seed
+        transform(TCLFeatures(args.sources, args.features or args.sources, hidden), data.x),
+        statistic,
+        seed,
     )
     return {
         "layers": layers, "segments": segments, "segment_length": args.rows // segments,
@@ -116,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segments", default="16,64,256", help="numbers of segments K")
     parser.add_argument("--seeds", default="0", help="data and model seeds")
     parser.add_argument("--sources", type=int, default=5)
+    parser.add_argument(
+        "--features", type=int, help="features of h (default: one per source); the random "
+        "baseline gets as many",
+    )  # fmt: skip
     parser.add_argument("--rows", type=int, default=16384, help="rows T for every K")
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=512)
