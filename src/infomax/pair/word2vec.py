@@ -15,8 +15,8 @@ Summed over a corpus with pair counts ``#(w, c)`` and word pair counts
 minimised (given enough dimensions) at ``w . c = log(#(w, c) / (#(w) P_n(c))) - log k``,
 which is ``PMI(w, c) - log k`` when ``P_n`` is the unigram distribution
 (Levy & Goldberg, 2014). Two trainers share these definitions: ``"sampled"``
-(mini-batches of pairs with sampled negatives, word2vec's procedure, sparse
-Adam) and ``"counts"`` (the expected loss above, full batch on the dense
+(mini-batches of pairs with sampled negatives, word2vec's procedure, Adam;
+sparse for large vocabularies) and ``"counts"`` (the expected loss above, full batch on the dense
 co-occurrence matrix, for vocabularies of a few thousand words).
 
 Tokens are split on whitespace, one sentence per line (windows never cross
@@ -41,6 +41,7 @@ from torch import Tensor
 from infomax.validation import InputError
 
 __all__ = [
+    "SPARSE_VOCAB",
     "SGNSResult",
     "Vocabulary",
     "cooccurrence",
@@ -52,6 +53,10 @@ __all__ = [
     "subsample",
     "train_sgns",
 ]
+
+#: Above this many words the sampled trainer keeps sparse gradients (SparseAdam);
+#: below it dense Adam is faster.
+SPARSE_VOCAB = 50_000
 
 
 def read_sentences(path: str | Path) -> list[list[str]]:
@@ -231,14 +236,16 @@ def _train_sampled(
     words, contexts, noise, k, dim, epochs, batch_size, lr, generator
 ) -> tuple[Tensor, Tensor, list]:
     vocab = len(noise)
-    w = torch.nn.Embedding(vocab, dim, sparse=True)
-    c = torch.nn.Embedding(vocab, dim, sparse=True)
+    sparse = vocab > SPARSE_VOCAB
+    w = torch.nn.Embedding(vocab, dim, sparse=sparse)
+    c = torch.nn.Embedding(vocab, dim, sparse=sparse)
     with torch.no_grad():
         w.weight.normal_(0.0, 0.1, generator=generator)
         c.weight.normal_(0.0, 0.1, generator=generator)
     words_t, contexts_t = torch.from_numpy(words), torch.from_numpy(contexts)
     noise_t = torch.from_numpy(noise).float()
-    optimiser = torch.optim.SparseAdam([w.weight, c.weight], lr=lr)
+    adam = torch.optim.SparseAdam if sparse else torch.optim.Adam
+    optimiser = adam([w.weight, c.weight], lr=lr)
     n_pairs = len(words)
     steps = epochs * math.ceil(n_pairs / batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1.0 - s / (steps + 1))
@@ -288,7 +295,7 @@ def train_sgns(
         min_count: vocabulary cut: words seen fewer times are dropped before pairing.
         subsample_threshold: ``t`` of frequent-word subsampling; ``None`` turns it off.
         noise_power: exponent of the unigram noise distribution (1: plain unigram).
-        mode: ``"sampled"`` (mini-batches, sampled negatives, sparse Adam, ``epochs``) or
+        mode: ``"sampled"`` (mini-batches, sampled negatives, Adam, ``epochs``) or
             ``"counts"`` (the expected loss, full batch, Adam, ``steps``).
         epochs: passes over the pairs (sampled).
         steps: full-batch steps (counts).
