@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from infomax.pair.audiovisual import audiovisual_pairs, correspondence_accuracy, run_audiovisual
-from infomax.pair.cli import add_arguments, run
+from infomax.pair.cli import add_arguments, add_word2vec_arguments, run, run_word2vec
 from infomax.pair.corpus import (
     MarkovCorpus,
     exact_pmi,
@@ -311,3 +311,38 @@ def test_cli_run_writes_result(tmp_path, capsys) -> None:
     args.batch_size = 0
     with pytest.raises(InputError, match="--batch-size must be positive"):
         run(args)
+
+
+def test_cli_word2vec_writes_vectors(tmp_path) -> None:
+    corpus = MarkovCorpus.random(30, 3, seed=0)
+    text = corpus.write(tmp_path / "corpus.txt", sentences=20, length=50, seed=0)
+    parser = argparse.ArgumentParser()
+    add_word2vec_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--text",
+            str(text),
+            "--mode",
+            "counts",
+            "--steps",
+            "20",
+            "--dim",
+            "8",
+            "--min-count",
+            "1",
+            "--subsample",
+            "0",
+            "--out",
+            str(tmp_path / "w2v"),
+        ]
+    )
+    assert run_word2vec(args) == 0
+    words = (tmp_path / "w2v" / "words.txt").read_text().split()
+    assert np.load(tmp_path / "w2v" / "vectors.npy").shape == (len(words), 8)
+    assert set(words) <= {word_name(i) for i in range(30)}
+    args.subsample = -1.0
+    with pytest.raises(InputError, match="--subsample must be >= 0"):
+        run_word2vec(args)
+    args.subsample, args.text = 0.0, str(tmp_path / "missing.txt")
+    with pytest.raises(InputError, match="no such text file"):
+        run_word2vec(args)
