@@ -31,7 +31,7 @@ import time
 import torch
 
 from _record import write_result
-from infomax.demi_benchmark import optimal_markdown, optimal_setting
+from infomax.bench.demi_optimal import optimal_markdown, optimal_setting
 
 
 def main(argv: list[str] | None = None) -> int:

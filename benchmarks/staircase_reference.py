@@ -1,11 +1,11 @@
 """The straightforward PyTorch staircase loop: one module and one Adam per bound.
 
-This is the speed reference for :mod:`infomax.staircase`: each step loops over
+This is the speed reference for :mod:`infomax.bench.stacked`: each step loops over
 the bounds and, for each, runs its own :class:`~infomax.critics.SeparableCritic`
 or :class:`~infomax.critics.ConcatCritic` (hidden 256-256-256), its baseline MLP
 where the bound has one, a backward pass and a default ``torch.optim.Adam`` step.
 The bound arithmetic is shared with the stacked trainer
-(:class:`infomax.staircase.BoundObjective`), so the two compute the same numbers
+(:class:`infomax.bench.protocol.StaircaseBound`), so the two compute the same numbers
 from the same seed; only the execution differs.
 
 Usage::
@@ -22,20 +22,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from infomax.staircase import (
-    BOUND_CHOICES,
-    BoundObjective,
-    build_reference_models,
-    rho_for_mi,
-    sample_correlated_gaussian,
-)
+from infomax.bench.protocol import BOUND_CHOICES, StaircaseBound, build_reference_models
+from infomax.bench.sampling import gaussian_pairs
+from infomax.distributions import rho_from_mi
 
 
 class ReferenceStaircase:
     """``M`` independent critics, each with its own optimiser, trained one after another.
 
     Args:
-        bound_names: bounds from :data:`infomax.staircase.BOUND_CHOICES`.
+        bound_names: bounds from :data:`infomax.bench.protocol.BOUND_CHOICES`.
         critic: ``separable`` or ``concat``.
         lr: Adam learning rate.
         fused_adam: use the fused Adam kernel (``False`` is the plain default).
@@ -55,7 +51,7 @@ class ReferenceStaircase:
     ) -> None:
         self.autocast_bf16 = autocast_bf16
         self.critics, self.baselines = build_reference_models(bound_names, critic)
-        self.objectives = [BoundObjective(name) for name in bound_names]
+        self.objectives = [StaircaseBound(name) for name in bound_names]
         self.optimizers: list[torch.optim.Optimizer] = []
         for critic_module, baseline in zip(self.critics, self.baselines, strict=True):
             params: list[nn.Parameter] = list(critic_module.parameters())
@@ -97,11 +93,11 @@ def main() -> None:
     names = args.bound.split(",")
     model = ReferenceStaircase(names, args.critic)
     generator = torch.Generator().manual_seed(1)
-    rho = rho_for_mi(args.mi)
+    rho = float(rho_from_mi(args.mi / 20)[0])
     history = torch.empty(args.steps, len(names))
     start = time.perf_counter()
     for step in range(args.steps):
-        x, y = sample_correlated_gaussian(rho, args.batch_size, generator=generator)
+        x, y = gaussian_pairs(args.batch_size, rho, 20, one_draw=True, generator=generator)
         history[step] = model.step(x, y)
     seconds = time.perf_counter() - start
     print(f"{args.steps / seconds:.2f} steps/s ({args.critic}, {len(names)} bounds)")

@@ -7,7 +7,7 @@ repeated ``--repeats`` times, keeping each one's best (least disturbed) rate.
 
 Implementations:
 
-* ``stacked``: :class:`infomax.staircase.StackedStaircase` (batched matmuls over a
+* ``stacked``: :class:`infomax.bench.stacked.StackedStaircase` (batched matmuls over a
   leading model axis, one fused Adam);
 * ``vmap``: the same stacked parameters run through ``torch.func.functional_call``
   + ``vmap`` over the plain modules, one fused Adam;
@@ -23,8 +23,8 @@ Implementations:
 Rates are reported per second of wall-clock time and per second of this
 process's CPU time (the latter is less disturbed by other processes on a shared
 machine). glibc's malloc trims freed heap by default, and the stacked model's
-1-4 MiB temporaries are then page-faulted back in every step; ``run_staircase``
-therefore calls :func:`infomax.staircase.keep_freed_memory`. That setting is
+1-4 MiB temporaries are then page-faulted back in every step; ``infomax bench staircase``
+therefore calls :func:`infomax.bench.process.keep_freed_memory`. That setting is
 process-wide and cannot be undone, so run the script once without and once
 with ``--keep-freed-memory``; each run applies the same setting to every
 implementation.
@@ -51,16 +51,16 @@ import torch
 from torch import Tensor
 from torch.func import functional_call, stack_module_state, vmap
 
-from infomax.staircase import (
+from infomax.bench.process import keep_freed_memory
+from infomax.bench.protocol import (
     BOUND_CHOICES,
     BOUNDS_WITH_BASELINE,
-    BoundObjective,
-    StackedStaircase,
+    StaircaseBound,
     build_reference_models,
-    keep_freed_memory,
-    rho_for_mi,
-    sample_correlated_gaussian,
 )
+from infomax.bench.sampling import gaussian_pairs
+from infomax.bench.stacked import StackedStaircase
+from infomax.distributions import rho_from_mi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import write_result  # noqa: E402
@@ -84,7 +84,7 @@ class VmapStaircase:
         if rows:
             self.baseline_params, _ = stack_module_state(rows)
             self.baseline_base = copy.deepcopy(rows[0]).to("meta")
-        self.objectives = [BoundObjective(name) for name in bound_names]
+        self.objectives = [StaircaseBound(name) for name in bound_names]
         params = [*self.critic_params.values(), *self.baseline_params.values()]
         self.optimizer = torch.optim.Adam(params, lr=lr, fused=True)
 
@@ -127,11 +127,11 @@ def _rate(
     model: object, steps: int, batch_size: int, generator: torch.Generator
 ) -> tuple[float, float]:
     """Steps per second of wall-clock time and of this process's CPU time."""
-    rho = rho_for_mi(2.0)
+    rho = float(rho_from_mi(2.0 / 20)[0])
     history = torch.empty(steps, len(model.objectives))  # type: ignore[attr-defined]
     start, start_cpu = time.perf_counter(), time.process_time()
     for step in range(steps):
-        x, y = sample_correlated_gaussian(rho, batch_size, generator=generator)
+        x, y = gaussian_pairs(batch_size, rho, 20, one_draw=True, generator=generator)
         history[step] = model.step(x, y)  # type: ignore[attr-defined]
     float(history.sum())  # synchronise (a no-op on CPU, needed on GPU)
     return steps / (time.perf_counter() - start), steps / (time.process_time() - start_cpu)
@@ -145,10 +145,10 @@ def _profile(model: object, steps: int, batch_size: int, generator: torch.Genera
     """Print each op's share of ``steps`` steps' CPU time (torch.profiler, self time)."""
     from torch.profiler import ProfilerActivity, profile
 
-    rho = rho_for_mi(2.0)
+    rho = float(rho_from_mi(2.0 / 20)[0])
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
-            x, y = sample_correlated_gaussian(rho, batch_size, generator=generator)
+            x, y = gaussian_pairs(batch_size, rho, 20, one_draw=True, generator=generator)
             model.step(x, y)  # type: ignore[attr-defined]
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)

@@ -515,8 +515,10 @@ def test_console_script_bad_input_is_one_line(tmp_path: Path) -> None:
 
 @pytest.fixture
 def fake_staircase(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    calls: list[dict[str, Any]] = []
-    module = types.ModuleType("infomax.staircase")
+    import infomax.bench.plots as plots
+
+    calls: list[Any] = []
+    module = types.ModuleType("infomax.bench.staircase")
 
     def run_staircase(**kwargs: Any) -> dict[str, Any]:
         calls.append(kwargs)
@@ -531,7 +533,8 @@ def fake_staircase(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     module.run_staircase = run_staircase  # type: ignore[attr-defined]
     module.result_to_json = result_to_json  # type: ignore[attr-defined]
     module.format_table = format_table  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "infomax.staircase", module)
+    monkeypatch.setitem(sys.modules, "infomax.bench.staircase", module)
+    monkeypatch.setattr(plots, "plot_staircase", lambda result, path: calls.append(("plot", path)))
     return calls
 
 
@@ -559,7 +562,8 @@ def test_staircase_options_and_json(
             "cubic": True,
             "out": tmp_path,
             "seed": 4,
-        }
+        },
+        ("plot", tmp_path / "staircase.png"),  # after the table, with matplotlib
     ]
     assert json.loads(capsys.readouterr().out) == {
         "bounds": {"smile": [0.5, None]},

@@ -1,4 +1,4 @@
-"""Tests of the MI staircase benchmark (infomax.staircase)."""
+"""Tests of the MI staircase benchmark (infomax.bench.staircase, .stacked, .protocol)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,22 @@ import math
 import pytest
 import torch
 
-from infomax.staircase import (
-    BOUND_CHOICES,
-    BoundObjective,
-    StackedStaircase,
-    build_reference_models,
-    format_table,
-    result_to_json,
-    rho_for_mi,
-    run_staircase,
-    sample_correlated_gaussian,
-)
+from infomax.bench.plots import plot_staircase
+from infomax.bench.protocol import BOUND_CHOICES, StaircaseBound, build_reference_models
+from infomax.bench.sampling import gaussian_pairs
+from infomax.bench.stacked import StackedCritic, StackedStaircase
+from infomax.bench.staircase import format_table, result_to_json, run_staircase
+from infomax.distributions import rho_from_mi
+
+
+def rho_for_mi(mi):
+    """The staircase's per-coordinate correlation for ``mi`` nats over 20 coordinates."""
+    return float(rho_from_mi(mi / 20)[0])
+
+
+def sample_correlated_gaussian(rho, batch_size, cubic=False, generator=None):
+    """A batch as the staircase draws it (one (B, 40) normal draw)."""
+    return gaussian_pairs(batch_size, rho, 20, cubic=cubic, one_draw=True, generator=generator)
 
 
 @pytest.fixture
@@ -32,7 +37,7 @@ def float64():
 
 def _independent_training(names, critics, baselines, batches, lr):
     """The plain loop: one module and one default Adam per bound. Returns (steps, M) estimates."""
-    objectives = [BoundObjective(name) for name in names]
+    objectives = [StaircaseBound(name) for name in names]
     optimizers = []
     for critic, baseline in zip(critics, baselines, strict=True):
         params = list(critic.parameters()) + (
@@ -155,6 +160,7 @@ def test_short_run_structure(tmp_path):
     assert on_disk["history"]["smile"] == pytest.approx(
         result["history"]["smile"]
     )  # 900 values: kept
+    plot_staircase(result, tmp_path / "staircase.png")  # the figure is drawn separately
     assert (tmp_path / "staircase.png").stat().st_size > 10_000
     table = format_table(result)
     assert table.splitlines()[0].split() == ["true", "MI", "2.0", "4.0"]
@@ -217,8 +223,6 @@ def test_bfloat16_precision_tracks_float32_and_keeps_float32_state(critic):
     bfloat16 keeps 8 significant bits, so activations are rounded to about 0.4%; the
     parameters, their gradients and the scores stay float32.
     """
-    from infomax.staircase import StackedCritic
-
     torch.manual_seed(0)
     critics, _ = build_reference_models(["infonce", "nwj", "dv"], critic)
     exact = StackedCritic(critic, 3)
@@ -233,7 +237,7 @@ def test_bfloat16_precision_tracks_float32_and_keeps_float32_state(critic):
     scale = s_exact.abs().max()
     assert (s_mixed - s_exact).abs().max() < 0.02 * scale
     assert (s_mixed - s_exact).abs().max() > 0  # the low precision is really used
-    objective = BoundObjective("infonce")
+    objective = StaircaseBound("infonce")
     for scores in (s_exact, s_mixed):
         (-sum(objective(scores[m])[0] for m in range(3))).backward()
     for p_exact, p_mixed in zip(exact.parameters(), mixed.parameters(), strict=True):

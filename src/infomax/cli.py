@@ -26,7 +26,8 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from infomax.io import load_array
+from infomax.jsonable import dump_json
 from infomax.validation import InputError, validate_subviews
 
 __all__ = ["BENCH_COMMANDS", "COMMANDS", "Command", "build_parser", "main"]
@@ -283,9 +285,33 @@ def _staircase_arguments(parser: argparse.ArgumentParser) -> None:
         help="the critics' hidden-layer matmuls: float32 (default) or bfloat16 mixed precision "
         "(float32 weights and scores; several times faster for concat on CPUs with bf16 units)",
     )
-    parser.add_argument("--out", metavar="DIR", help="write the results and plot into DIR")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write staircase.json, staircase_history.npz and (with matplotlib) staircase.png",
+    )
     parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="torch CPU threads (default: the cores the 1-minute load average leaves idle, "
+        "at least 1, at most torch's default)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+@contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` torch CPU threads (None: as they are), then restore them."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _run_staircase(args: argparse.Namespace) -> int:
@@ -294,15 +320,23 @@ def _run_staircase(args: argparse.Namespace) -> int:
         kwargs["bounds"] = _name_list(args.bound, "--bound")
     if args.cubic:
         kwargs["cubic"] = True
-    if args.out is not None:
-        if Path(args.out).exists() and not Path(args.out).is_dir():
-            raise InputError(f"--out {args.out} exists and is not a directory")
-        kwargs["out"] = Path(args.out)
+    out = _out_dir(args.out)
+    if out is not None:
+        kwargs["out"] = out
 
-    from infomax.staircase import format_table, result_to_json, run_staircase
+    import torch
 
-    result = run_staircase(**kwargs)
-    print(_dump_json(result_to_json(result)) if args.json else format_table(result))
+    from infomax.bench.plots import plot_or_skip, plot_staircase
+    from infomax.bench.process import idle_cores, keep_freed_memory
+    from infomax.bench.staircase import format_table, result_to_json, run_staircase
+
+    keep_freed_memory()  # the stacked model's temporaries otherwise page-fault back every step
+    threads = args.threads or idle_cores(torch.get_num_threads())
+    with _torch_threads(threads):
+        result = run_staircase(**kwargs)
+    print(dump_json(result_to_json(result)) if args.json else format_table(result), flush=True)
+    if out is not None:
+        plot_or_skip(plot_staircase, result, out / "staircase.png")  # after the table
     return 0
 
 
@@ -325,8 +359,13 @@ def _demi_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=_positive_int, help="training steps per cell (default 2000)"
     )
-    parser.add_argument("--out", metavar="DIR", help="write demi.json and demi.png into DIR")
+    parser.add_argument(
+        "--out", metavar="DIR", help="write demi.json and (with matplotlib) demi.png into DIR"
+    )
     parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument(
+        "--threads", type=_positive_int, help="torch CPU threads (default: torch's default)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "--shared-critics",
@@ -354,7 +393,7 @@ def _out_dir(text: str | None) -> Path | None:
 
 
 def _merge_demi(args: argparse.Namespace) -> int:
-    from infomax.demi_benchmark import format_demi_table, merge_demi_results, save_demi
+    from infomax.bench.demi import merge_demi_results, save_demi
 
     results = []
     for name in _name_list(args.merge, "--merge"):
@@ -374,8 +413,17 @@ def _merge_demi(args: argparse.Namespace) -> int:
     out = _out_dir(args.out)
     if out is not None:
         save_demi(result, out)
-    print(_dump_json(result) if args.json else format_demi_table(result))
+    _print_demi(args, result, out)
     return 0
+
+
+def _print_demi(args: argparse.Namespace, result: dict[str, Any], out: Path | None) -> None:
+    from infomax.bench.demi import format_demi_table
+    from infomax.bench.plots import plot_demi, plot_or_skip
+
+    print(dump_json(result) if args.json else format_demi_table(result), flush=True)
+    if out is not None:
+        plot_or_skip(plot_demi, result, out / "demi.png")  # after the table
 
 
 def _run_demi(args: argparse.Namespace) -> int:
@@ -396,22 +444,27 @@ def _run_demi(args: argparse.Namespace) -> int:
     kwargs["resume"] = args.resume
     kwargs["shared_critics"] = args.shared_critics
 
-    from infomax.demi_benchmark import format_demi_table, run_demi
+    from infomax.bench.demi import run_demi
 
-    result = run_demi(**kwargs)
-    print(_dump_json(result) if args.json else format_demi_table(result))
+    with _torch_threads(args.threads):
+        result = run_demi(**kwargs)
+    _print_demi(args, result, kwargs["out"])
     return 0
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default="runs/demo", help="where to write the plot")
     parser.add_argument("--steps", type=_positive_int, help="training steps per estimator")
+    parser.add_argument(
+        "--threads", type=_positive_int, default=1, help="torch CPU threads (default 1)"
+    )
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from infomax.demo import run_demo
+    from infomax.bench.demo import run_demo
 
-    return run_demo(out=_out_dir(args.out), **_options(args, ("steps",)))
+    with _torch_threads(args.threads):
+        return run_demo(out=_out_dir(args.out), **_options(args, ("steps",)))
 
 
 # --------------------------------------------------------------------------- train

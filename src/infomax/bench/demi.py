@@ -12,8 +12,8 @@ capped at ``log K`` can still recover it when ``MI / n < log K``.
 ``var``, ``oracle``) with the same critic family and the same number of
 steps on fresh batches, then evaluates each on fresh held-out batches. Each
 cell is reported next to the value the same estimator reaches with the
-analytically optimal critics (:func:`optimal_setting`), which is the ceiling
-training can aim at.
+analytically optimal critics (:func:`~infomax.bench.demi_optimal.optimal_setting`),
+which is the ceiling training can aim at.
 """
 
 from __future__ import annotations
@@ -28,19 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from infomax.bounds import infonce
-from infomax.conditional import (
-    LOW_ESS,
-    DecomposedObjective,
-    GaussianOracle,
-    boosted_conditional_infonce,
-    conditional_infonce,
-    importance_sampled_infonce,
-    optimal_critic_scores,
-    optimal_phi_scores,
-    optimal_psi_scores,
-)
+from infomax.bench.demi_optimal import optimal_setting
+from infomax.bench.sampling import gaussian_pairs
+from infomax.conditional import LOW_ESS, DecomposedObjective, GaussianOracle
 from infomax.distributions import rho_from_mi
+from infomax.jsonable import write_json_atomic
 from infomax.numerics import flush_denormals
 from infomax.progress import Progress
 
@@ -48,135 +40,16 @@ __all__ = [
     "ESTIMATORS",
     "format_demi_table",
     "merge_demi_results",
-    "optimal_markdown",
-    "optimal_setting",
     "run_demi",
     "save_demi",
+    "train_cell",
 ]
 
 #: Conditional estimators compared by the benchmark (``infonce`` is the n = 1 baseline).
 ESTIMATORS = ("oracle", "is", "bo", "var")
 
 
-OPTIMAL_METHODS = ("infonce", "oracle", "is", "bo")
-
-
-def chain_estimates(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    rho: torch.Tensor,
-    n_views: int,
-    oracles: dict[int, GaussianOracle],
-    generator: torch.Generator,
-) -> dict[str, float]:
-    """Chain totals of every method on one batch (nats) and the mean I_IS ESS.
-
-    Args:
-        x: (K, dim) batch of ``x``.
-        y: (K, dim) paired batch of ``y``.
-        rho: (dim,) correlations.
-        n_views: number of equal-width nested prefixes.
-        oracles: exact samplers of ``p(y | x[:p])`` by prefix width ``p``.
-        generator: random generator for the oracle negatives.
-
-    Returns:
-        ``{"infonce", "oracle", "is", "bo", "ess"}``; ``ess`` is NaN for ``n = 1``.
-    """
-    batch, dim = x.shape
-    widths = [dim * k // n_views for k in range(1, n_views + 1)]
-    full = infonce(optimal_psi_scores(x, y, rho, dim)).item()
-    first = infonce(optimal_psi_scores(x, y, rho, widths[0])).item()
-    totals = {"infonce": full, "oracle": first, "is": first, "bo": first}
-    ess = []
-    for prev, cur in zip(widths, widths[1:], strict=False):
-        psi, phi = optimal_critic_scores(x, y, rho, prev, cur)
-        estimate, weights_ess = importance_sampled_infonce(phi, psi)
-        totals["is"] += estimate.item()
-        ess.append(weights_ess.item())
-        totals["bo"] += boosted_conditional_infonce(phi, psi).item()
-        negatives = oracles[prev].sample(x[:, :prev], batch - 1, generator=generator)
-        candidates = torch.cat([y[:, None, :], negatives], dim=1)
-        totals["oracle"] += conditional_infonce(optimal_phi_scores(x, candidates, rho, prev, cur))
-    totals["oracle"] = float(totals["oracle"])
-    totals["ess"] = float(np.mean(ess)) if ess else math.nan
-    return totals
-
-
-def optimal_setting(
-    mi: float,
-    batch: int,
-    views: list[int],
-    dim: int,
-    target_stderr: float,
-    min_batches: int,
-    max_batches: int,
-    seed: int,
-) -> list[dict[str, float]]:
-    """Average every method over batches until all standard errors are below target."""
-    rho_value = float(rho_from_mi(mi / dim).reshape(-1)[0])
-    rho = torch.full((dim,), rho_value, dtype=torch.float64)
-    generator = torch.Generator().manual_seed(seed)
-    prefixes = {dim * k // n for n in views for k in range(1, n)}
-    oracles = {p: GaussianOracle(rho, p) for p in prefixes}
-    records: dict[int, list[dict[str, float]]] = {n: [] for n in views}
-    drawn = 0
-    while True:
-        for _ in range(min_batches):
-            x = torch.randn(batch, dim, generator=generator, dtype=torch.float64)
-            eps = torch.randn(batch, dim, generator=generator, dtype=torch.float64)
-            y = rho * x + torch.sqrt(1.0 - rho.square()) * eps
-            for n in views:
-                records[n].append(chain_estimates(x, y, rho, n, oracles, generator))
-        drawn += min_batches
-        worst = max(
-            np.std([r[m] for r in records[n]], ddof=1) / math.sqrt(drawn)
-            for n in views
-            for m in OPTIMAL_METHODS
-        )
-        if worst < target_stderr or drawn >= max_batches:
-            break
-    rows = []
-    for n in views:
-        row: dict[str, float] = {"mi": mi, "batch": batch, "views": n, "batches": drawn}
-        for m in OPTIMAL_METHODS:
-            values = np.array([r[m] for r in records[n]])
-            row[m] = float(values.mean())
-            row[f"{m}_stderr"] = float(values.std(ddof=1) / math.sqrt(drawn))
-        ess = np.array([r["ess"] for r in records[n]])
-        row["ess"] = float(ess.mean()) if n > 1 else math.nan
-        rows.append(row)
-    return rows
-
-
-def optimal_markdown(rows: list[dict[str, float]]) -> str:
-    """The results as a markdown table."""
-    header = (
-        "| MI | K | log K | n | InfoNCE (n=1) | oracle chain | I_IS chain | I_BO chain | "
-        "I_IS ESS | max stderr | batches |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    )
-    lines = [header]
-    for r in rows:
-        ess = "—" if math.isnan(r["ess"]) else f"{r['ess']:.1f}"
-        stderr = max(r[f"{m}_stderr"] for m in OPTIMAL_METHODS)
-        lines.append(
-            f"| {r['mi']:g} | {r['batch']:d} | {math.log(r['batch']):.2f} | {r['views']:d} | "
-            f"{r['infonce']:.2f} | {r['oracle']:.2f} | {r['is']:.2f} | {r['bo']:.2f} | "
-            f"{ess} | {stderr:.3f} | {r['batches']:d} |"
-        )
-    return "\n".join(lines)
-
-
-def _sample(
-    batch: int, rho: torch.Tensor, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    dim = rho.shape[0]
-    x = torch.randn(batch, dim, generator=generator)
-    y = rho * x + torch.sqrt(1.0 - rho.square()) * torch.randn(batch, dim, generator=generator)
-    return x, y
-
-
-@flush_denormals()  # sharp critics otherwise slow down on subnormal floats (3.3x at MI 30)
+@flush_denormals()  # sharp critics otherwise slow down on subnormal floats (BENCHMARKS §4)
 def train_cell(
     mi: float,
     batch: int,
@@ -219,7 +92,7 @@ def train_cell(
         raise ValueError(f"n_views={n_views} must divide dim={dim}")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    rho = torch.full((dim,), float(rho_from_mi(mi / dim).reshape(-1)[0]))
+    rho = torch.full((dim,), float(rho_from_mi(mi / dim)[0]))
     widths = [dim * k // n_views for k in range(1, n_views)]
     objective = DecomposedObjective(
         dim,
@@ -236,23 +109,23 @@ def train_cell(
         # q(y | x') starts at its closed-form maximum-likelihood fit on a fresh sample
         # (a third of the rows the critics see in training, at most 20,000).
         fit_rows = max(4 * dim, min(20_000, steps * batch // 3))
-        objective.fit_samplers(*_sample(fit_rows, rho, generator))
+        objective.fit_samplers(*gaussian_pairs(fit_rows, rho, generator=generator))
     optimizer = torch.optim.Adam(objective.parameters(), lr=lr)
     curve: list[tuple[int, float]] = []
     for step in range(1, steps + 1):
-        x, y = _sample(batch, rho, generator)
+        x, y = gaussian_pairs(batch, rho, generator=generator)
         loss = objective.training_loss(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if curve_every and step % curve_every == 0:
-            x, y = _sample(batch, rho, generator)
+            x, y = gaussian_pairs(batch, rho, generator=generator)
             curve.append((step, float(objective.estimate_terms(x, y).sum())))
     train_seconds = time.perf_counter() - start
     objective.train(False)
     terms, ess = [], []
     for _ in range(eval_batches):
-        x, y = _sample(batch, rho, generator)
+        x, y = gaussian_pairs(batch, rho, generator=generator)
         terms.append(objective.estimate_terms(x, y))
         if estimator == "is" and n_views > 1:
             diag = objective.diagnostics(x, y)
@@ -307,7 +180,7 @@ def run_demi(
         dim: width of x and y.
         seed: seed of every cell.
         optimal_batches: batches averaged for the optimal-critic values.
-        out: directory for ``demi.json`` and ``demi.png``.
+        out: directory for ``demi.json`` (:func:`save_demi`).
         progress: progress bar (None: only on a terminal).
         resume: reuse finished cells of ``out/demi.json`` (see above).
         shared_critics: one critic network for all chain-rule terms (see
@@ -371,7 +244,7 @@ def run_demi(
             rows.append(row)
             bar.update(mi=mi, K=k, views=n, est=est, value=row["mi_hat"])
             if out is not None and len(rows) < len(cells):
-                _write_json(Path(out), {"config": config, "rows": rows, "complete": False})
+                save_demi({"config": config, "rows": rows, "complete": False}, Path(out))
     result = {"config": config, "rows": rows, "complete": True}
     if out is not None:
         save_demi(result, Path(out))
@@ -379,9 +252,11 @@ def run_demi(
 
 
 def save_demi(result: dict[str, Any], out: Path) -> None:
-    """Write ``out/demi.json`` and its plot ``out/demi.png``."""
-    _write_json(out, result)
-    plot_demi(result, out / "demi.png")
+    """Write ``out/demi.json`` (strict JSON: NaN becomes ``null``), replacing it atomically.
+
+    The figure is separate: :func:`infomax.bench.plots.plot_demi`.
+    """
+    write_json_atomic(out / "demi.json", result)
 
 
 #: Settings every cell of one table must share (results from before
@@ -395,14 +270,6 @@ def _setting(config: dict[str, Any], key: str) -> Any:
 
 def _cell_key(row: dict[str, Any]) -> tuple[float, int, int, str]:
     return (float(row["mi"]), int(row["batch"]), int(row["views"]), str(row["estimator"]))
-
-
-def _write_json(out: Path, result: dict[str, Any]) -> None:
-    """Write ``out/demi.json`` atomically (a killed run never leaves half a file)."""
-    out.mkdir(parents=True, exist_ok=True)
-    partial = out / "demi.json.partial"
-    partial.write_text(json.dumps(result, indent=2))
-    partial.replace(out / "demi.json")
 
 
 def _finished_cells(
@@ -457,6 +324,11 @@ def merge_demi_results(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"config": config, "rows": [rows[k] for k in keys], "complete": complete}
 
 
+def _absent(value: float | None) -> bool:
+    """No value: NaN in a fresh result, ``null`` (None) in one read back from JSON."""
+    return value is None or math.isnan(value)
+
+
 def format_demi_table(result: dict[str, Any]) -> str:
     """A markdown table: one row per cell, trained estimate ± stderr next to the optimal value."""
     lines = [
@@ -464,64 +336,15 @@ def format_demi_table(result: dict[str, Any]) -> str:
         "|---:|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     for r in result["rows"]:
-        ess = "" if math.isnan(r["ess"]) else f"{r['ess']:.1f}"
+        ess = "" if _absent(r["ess"]) else f"{r['ess']:.1f}"
         flags = []
         if r["mi_hat"] > r["mi"] + r["stderr"] + 0.3:
             flags.append("above true MI")
-        if not math.isnan(r["ess"]) and r["ess"] < LOW_ESS:
+        if not _absent(r["ess"]) and r["ess"] < LOW_ESS:
             flags.append("low ESS")
-        opt = "" if math.isnan(r["optimal"]) else f"{r['optimal']:.2f}"
+        opt = "" if _absent(r["optimal"]) else f"{r['optimal']:.2f}"
         lines.append(
             f"| {r['mi']:g} | {r['batch']} | {r['log_k']:.2f} | {r['views']} | {r['estimator']} | "
             f"{r['mi_hat']:.2f} ± {r['stderr']:.2f} | {opt} | {ess} | {', '.join(flags)} |"
         )
     return "\n".join(lines)
-
-
-def plot_demi(result: dict[str, Any], path: Path) -> None:
-    """Estimated vs true MI per estimator and n, with the log K and n log K lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = result["rows"]
-    batches = sorted({r["batch"] for r in rows})
-    fig, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 4.5), squeeze=False)
-    mis = sorted({r["mi"] for r in rows})
-    for ax, k in zip(axes[0], batches, strict=True):
-        ax.plot(mis, mis, "k-", lw=1, label="true MI")
-        ax.axhline(math.log(k), color="gray", ls="--", lw=1, label=f"log K = {math.log(k):.2f}")
-        for n in sorted({r["views"] for r in rows if r["views"] > 1}):
-            ax.axhline(n * math.log(k), color="gray", ls=":", lw=0.8)
-            ax.text(mis[0], n * math.log(k), f" {n} log K", va="bottom", fontsize=7, color="gray")
-        for est, marker in (
-            ("infonce", "o"),
-            ("oracle", "s"),
-            ("is", "^"),
-            ("bo", "v"),
-            ("var", "D"),
-        ):
-            for n in sorted({r["views"] for r in rows}):
-                pts = [
-                    r for r in rows if r["batch"] == k and r["estimator"] == est and r["views"] == n
-                ]
-                if not pts:
-                    continue
-                ax.errorbar(
-                    [p["mi"] for p in pts],
-                    [p["mi_hat"] for p in pts],
-                    yerr=[p["stderr"] for p in pts],
-                    marker=marker,
-                    ls="-",
-                    lw=0.8,
-                    ms=4,
-                    label=f"{est} n={n}" if est != "infonce" else "InfoNCE",
-                )
-        ax.set_title(f"K = {k}")
-        ax.set_xlabel("true MI (nats)")
-        ax.set_ylabel("estimate (nats)")
-        ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
