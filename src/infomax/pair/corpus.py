@@ -180,14 +180,15 @@ def pmi_recovery(
             ``scores`` and ``counts``.
         scores: (V', V') ``w . c``.
         counts: (V', V') training pair counts.
-        pmi: (V, V) exact PMI of the chain, indexed by word number.
+        pmi: (V, V) exact PMI of the chain (or the target SGNS's noise implies),
+            indexed by word number.
         k: SGNS's negatives per pair.
         min_pairs: pairs counted fewer times are left out.
 
     Returns:
         ``pairs`` (number compared), ``pearson`` (``w . c`` against the exact PMI),
         ``pearson_empirical`` (against the PMI of the counts), ``pearson_counts_exact``
-        (the counts' PMI against the exact one: the sampling noise's ceiling),
+        (the counts' PMI against ``pmi``: with the plain PMI, the sampling noise's ceiling),
         ``mean_offset`` and ``rmse`` of ``w . c - (PMI - log k)``, nats.
     """
     index = np.array([int(w[1:]) for w in words])
