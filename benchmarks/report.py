@@ -647,6 +647,83 @@ def ddp_infonce(report: Report) -> str:
     return table(header, rows) + "\n\n" + report.sources([name])
 
 
+# --------------------------------------------------------------------------- paired data
+
+
+def pair_word2vec(report: Report) -> str:
+    name = "pair"
+    result = report.data(name)["word2vec"]
+    config = result["config"]
+    rows = []
+    for row in result["rows"]:
+        noise = "unigram" if row["noise_power"] == 1 else f"unigram^{row['noise_power']:g}"
+        subsample = "off" if row["subsample"] is None else f"t = {row['subsample']:g}"
+        rows.append(
+            [
+                row["trainer"],
+                noise,
+                subsample,
+                row["target"],
+                f"{row['pairs']:,}",
+                f"{row['pearson']:.3f}",
+                f"{row['mean_offset']:+.3f}",
+                f"{row['rmse']:.3f}",
+                f"{row['seconds']:.0f}",
+            ]
+        )
+    header = [
+        "trainer",
+        "noise P_n",
+        "subsampling",
+        "compared with",
+        "pairs",
+        "Pearson r",
+        "mean of w.c - (target - log k)",
+        "RMS",
+        "wall s",
+    ]
+    ceiling = result["rows"][0]["pearson_counts_exact"]
+    extra = (
+        f"\n\nCorpus: {config['tokens']:,} tokens, {config['vocab']} words in "
+        f"{config['classes']} classes, window {config['window']}, k = {config['negatives']} "
+        f"(log k = {result['log_k']:.3f}), d = {config['dim']}; pairs seen at least "
+        f"{config['min_pairs']} times. The counts' own PMI against the exact PMI on the same "
+        f"pairs (sampling noise): r = {ceiling:.3f}."
+    )
+    return table(header, rows, "llll" + "r" * 5) + extra + "\n\n" + report.sources([name])
+
+
+def pair_audiovisual(report: Report) -> str:
+    name = "pair"
+    rows = []
+    for run in report.data(name)["audiovisual"]:
+        k = run["config"]["k"]
+        for label, key in (("trained", "trained"), ("random init", "random")):
+            figures = run[key]
+            infonce = run["infonce"] if key == "trained" else run["infonce_random"]
+            rows.append(
+                [
+                    f"{run['noise']:g}",
+                    label,
+                    str(k),
+                    percent(100 * figures["top1"]),
+                    percent(100 * figures["top5"]),
+                    percent(100 * figures["match"]),
+                    f"{infonce:.2f} (cap {run['log_k']:.2f})",
+                ]
+            )
+    header = [
+        "noise",
+        "encoders",
+        "K",
+        "top-1 sound -> image",
+        "top-5",
+        "correspondence",
+        "InfoNCE, nats",
+    ]
+    return table(header, rows, "llrrrrr") + "\n\n" + report.sources([name])
+
+
 TABLES: dict[str, Callable[[Report], str]] = {
     fn.__name__: fn
     for fn in (
@@ -672,6 +749,8 @@ TABLES: dict[str, Callable[[Report], str]] = {
         cpc_steps,
         cifar_1core,
         ddp_infonce,
+        pair_word2vec,
+        pair_audiovisual,
     )
 }
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

@@ -1,0 +1,281 @@
+"""Train two encoders with symmetric InfoNCE on paired rows; evaluate on held-out pairs.
+
+:func:`train_pair` is the Python API behind ``infomax train pair``. The
+held-out pairs are cut into blocks of ``K``; within a block each ``a`` must
+find its partner among the ``K`` ``b`` (and each ``b`` its ``a``). The same
+blocks give InfoNCE estimates of I(A; B) from the learned critic, a lower
+bound that can never exceed ``log K``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from infomax.pair.model import PairModel, make_pair_encoder, symmetric_infonce, topk_accuracy
+from infomax.validation import InputError
+
+__all__ = ["PairResult", "Standardizer", "as_rows", "evaluate_pair", "train_pair"]
+
+
+def as_rows(data: Any, name: str) -> np.ndarray:
+    """Check one modality's samples and return them as a float32 array (N, ...).
+
+    Raises:
+        InputError: non-numeric, complex, scalar or empty input, or NaN / inf values.
+    """
+    array = np.asarray(data.detach().cpu() if isinstance(data, Tensor) else data)
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.ndim == 0 or array.shape[0] == 0:
+        raise InputError(f"{name} must be an array of samples (N, ...), got shape {array.shape}")
+    if array.ndim == 1:
+        array = array[:, None]
+    array = array.astype(np.float32)
+    bad = ~np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
+    if bad.any():
+        raise InputError(
+            f"{name} has {int(bad.sum())} rows with NaN or inf "
+            f"(first at row {int(np.flatnonzero(bad)[0])}); drop or fill them"
+        )
+    return np.ascontiguousarray(array)
+
+
+@dataclass
+class Standardizer:
+    """Per-feature mean and standard deviation, fitted on training rows only."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, rows: np.ndarray) -> Standardizer:
+        """Fit on (N, ...) rows; a constant feature keeps a scale of 1."""
+        std = rows.std(axis=0)
+        return cls(rows.mean(axis=0), np.where(std > 1e-8, std, 1.0).astype(np.float32))
+
+    def __call__(self, rows: np.ndarray) -> Tensor:
+        """(N, ...) array -> standardised float32 tensor of the same shape."""
+        return torch.from_numpy(((rows - self.mean) / self.std).astype(np.float32))
+
+
+def evaluate_pair(
+    model: PairModel, a: Tensor, b: Tensor, k: int, ks: Sequence[int] = (1, 5)
+) -> dict[str, Any]:
+    """Retrieval accuracy and InfoNCE of a critic on held-out pairs, in blocks of ``k``.
+
+    Args:
+        model: the critic.
+        a: (N, *shape_a) held-out rows of the first modality (standardised).
+        b: (N, *shape_b) their partners.
+        k: candidates per retrieval (the block size); ``N // k`` blocks are used.
+        ks: top-k cut-offs.
+
+    Returns:
+        ``top{k}_a_to_b`` and ``top{k}_b_to_a`` (fractions; chance ``k / K``),
+        ``infonce`` (symmetric mean over blocks, nats), ``infonce_stderr``,
+        ``log_k`` (the cap of any InfoNCE estimate with ``K`` candidates), ``blocks``, ``k``.
+    """
+    blocks = a.shape[0] // k
+    if blocks < 1 or k < 2:
+        raise InputError(
+            f"retrieval among K={k} candidates needs K >= 2 and at least K held-out pairs, "
+            f"got {a.shape[0]}; lower K or hold out more rows"
+        )
+    was_training = model.training
+    model.eval()
+    tops: dict[str, list[float]] = {}
+    estimates = []
+    with torch.no_grad():
+        za, zb = model.embed_a(a[: blocks * k]), model.embed_b(b[: blocks * k])
+        for block in range(blocks):
+            rows = slice(block * k, (block + 1) * k)
+            scores = model.scores(za[rows], zb[rows])
+            for direction, matrix in (("a_to_b", scores), ("b_to_a", scores.T)):
+                for cut, value in topk_accuracy(matrix, ks).items():
+                    tops.setdefault(f"top{cut}_{direction}", []).append(value)
+            estimates.append(float(symmetric_infonce(scores)))
+    model.train(was_training)
+    out: dict[str, Any] = {name: float(np.mean(values)) for name, values in tops.items()}
+    out["infonce"] = float(np.mean(estimates))
+    out["infonce_stderr"] = float(np.std(estimates) / math.sqrt(blocks)) if blocks > 1 else None
+    out.update(log_k=math.log(k), blocks=blocks, k=k)
+    return out
+
+
+@dataclass
+class PairResult:
+    """What :func:`train_pair` learned and measured.
+
+    Attributes:
+        model: the trained critic (eval mode).
+        standardize_a, standardize_b: the per-feature scalings fitted on training rows.
+        heldout: the evaluation of the trained critic on the held-out pairs
+            (see :func:`evaluate_pair`).
+        random: the same evaluation of the critic at its random initialisation.
+        initial_model: that randomly initialised critic (a copy, eval mode).
+        train_rows, heldout_rows: the row indices of the split.
+        history: ``(step, training loss)`` every ``log_every`` steps; loss = minus
+            symmetric InfoNCE, nats.
+        config: the arguments of the run.
+        seconds: training wall time.
+    """
+
+    model: PairModel
+    standardize_a: Standardizer
+    standardize_b: Standardizer
+    heldout: dict[str, Any]
+    random: dict[str, Any]
+    initial_model: PairModel
+    train_rows: np.ndarray
+    heldout_rows: np.ndarray
+    history: list[tuple[int, float]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def scores(self, a: Any, b: Any) -> Tensor:
+        """Score matrix (N_a, N_b) of new rows under the trained critic, nats."""
+        ta = self.standardize_a(as_rows(a, "a"))
+        tb = self.standardize_b(as_rows(b, "b"))
+        with torch.no_grad():
+            return self.model(ta, tb)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures and the configuration, JSON-ready."""
+        return {
+            "config": self.config,
+            "heldout": self.heldout,
+            "random_encoder": self.random,
+            "final_loss": self.history[-1][1] if self.history else None,
+            "seconds": self.seconds,
+        }
+
+
+def train_pair(
+    a: Any,
+    b: Any,
+    *,
+    encoder_a: str = "auto",
+    encoder_b: str = "auto",
+    dim: int = 64,
+    hidden: int = 256,
+    layers: int = 2,
+    steps: int = 1000,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    temperature: float = 0.1,
+    heldout: float = 0.2,
+    k: int = 64,
+    seed: int = 0,
+    log_every: int = 100,
+) -> PairResult:
+    """Learn encoders of two modalities from paired rows with symmetric InfoNCE.
+
+    Args:
+        a: (N, ...) samples of the first modality: vectors (N, D), sequences (N, T, D)
+            or images (N, H, W) / (N, C, H, W).
+        b: (N, ...) their partners, row by row.
+        encoder_a, encoder_b: ``"auto"`` / ``"mlp"`` (flattened rows) or ``"conv"`` (images).
+        dim: size of the shared embedding.
+        hidden, layers: width and depth of the MLP encoders.
+        steps: optimiser (Adam) steps, each on ``batch_size`` random training pairs.
+        batch_size: pairs per step; InfoNCE on a batch is capped at ``log batch_size``.
+        lr: Adam's learning rate.
+        temperature: initial critic temperature (learned).
+        heldout: fraction of the rows kept out of training for the evaluation.
+        k: candidates per retrieval on the held-out rows.
+        seed: seeds the split, the weights and the batches.
+        log_every: steps between entries of the loss history.
+
+    Returns:
+        A :class:`PairResult`.
+
+    Raises:
+        InputError: mismatched row counts, bad values, or too few rows for the
+            batch size and ``k``.
+    """
+    a_rows, b_rows = as_rows(a, "a"), as_rows(b, "b")
+    n = a_rows.shape[0]
+    if b_rows.shape[0] != n:
+        raise InputError(
+            f"a and b must have the same number of rows (paired samples): "
+            f"a has {n}, b has {b_rows.shape[0]}"
+        )
+    if not 0.0 < heldout < 1.0:
+        raise InputError(f"heldout must be a fraction in (0, 1), got {heldout}")
+    n_test = int(round(n * heldout))
+    n_train = n - n_test
+    if n_test < k or n_train < batch_size or k < 2 or batch_size < 2:
+        raise InputError(
+            f"too few pairs: {n} rows give {n_train} to train and {n_test} held out, "
+            f"but batch size {batch_size} and K={k} need at least {batch_size} and {k}; "
+            "lower --batch-size / --k or pass more rows"
+        )
+    torch.manual_seed(seed)
+    order = np.random.default_rng(seed).permutation(n)
+    train_idx, test_idx = order[:n_train], order[n_train:]
+    standardize_a = Standardizer.fit(a_rows[train_idx])
+    standardize_b = Standardizer.fit(b_rows[train_idx])
+    train_a, train_b = standardize_a(a_rows[train_idx]), standardize_b(b_rows[train_idx])
+    test_a, test_b = standardize_a(a_rows[test_idx]), standardize_b(b_rows[test_idx])
+
+    model = PairModel(
+        make_pair_encoder(a_rows.shape[1:], encoder_a, dim, hidden, layers),
+        make_pair_encoder(b_rows.shape[1:], encoder_b, dim, hidden, layers),
+        temperature=temperature,
+    )
+    random = evaluate_pair(model, test_a, test_b, k)
+    initial_model = copy.deepcopy(model).eval()
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    history: list[tuple[int, float]] = []
+    start = time.perf_counter()
+    model.train()
+    for step in range(1, steps + 1):
+        batch = torch.randperm(n_train, generator=generator)[:batch_size]
+        scores = model(train_a[batch], train_b[batch])
+        loss = -symmetric_infonce(scores)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if step % log_every == 0 or step == steps:
+            history.append((step, loss.item()))
+    seconds = time.perf_counter() - start
+    model.eval()
+    config = dict(
+        encoder_a=encoder_a,
+        encoder_b=encoder_b,
+        dim=dim,
+        hidden=hidden,
+        layers=layers,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        temperature=temperature,
+        heldout=heldout,
+        k=k,
+        seed=seed,
+        n_train=n_train,
+        n_heldout=n_test,
+    )
+    return PairResult(
+        model=model,
+        standardize_a=standardize_a,
+        standardize_b=standardize_b,
+        heldout=evaluate_pair(model, test_a, test_b, k),
+        random=random,
+        initial_model=initial_model,
+        train_rows=train_idx,
+        heldout_rows=test_idx,
+        history=history,
+        config=config,
+        seconds=seconds,
+    )
