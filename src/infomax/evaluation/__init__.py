@@ -14,6 +14,7 @@ module              what it holds
 ``features``        :func:`extract_features`, :func:`pixel_features`,
                     :func:`recalibrate_batchnorm`
 ``measures``        :func:`neural_dependency_measure`, :func:`representation_mi`
+``run_measures``    :func:`measure_run`: both measures of a run folder's encoder
 ``runs``            :func:`evaluate_run`, :func:`evaluate_encoder`, :func:`evaluate_pixels`,
                     :func:`load_splits` (a seeded test split where the data has none)
 ``checks``          input checks shared by the others
@@ -47,11 +48,13 @@ from infomax.evaluation.features import extract_features, pixel_features, recali
 from infomax.evaluation.measures import neural_dependency_measure, representation_mi
 from infomax.evaluation.probes import PROBES, knn_probe, linear_probe, mlp_probe, run_probe
 from infomax.evaluation.result import ProbeResult, format_probe, probe_to_json
+from infomax.evaluation.run_measures import RepresentationMeasures, measure_run
 from infomax.evaluation.runs import evaluate_encoder, evaluate_pixels, evaluate_run, load_splits
 
 __all__ = [
     "PROBES",
     "ProbeResult",
+    "RepresentationMeasures",
     "evaluate_encoder",
     "evaluate_pixels",
     "evaluate_run",
@@ -60,6 +63,7 @@ __all__ = [
     "knn_probe",
     "linear_probe",
     "load_splits",
+    "measure_run",
     "mlp_probe",
     "neural_dependency_measure",
     "pixel_features",
