@@ -5,7 +5,18 @@ listing the 60,000 members of the CIFAR-10 JPEG archive takes 5-6 s. The
 scanner here parses the 512-byte headers itself (ustar, GNU long names, pax
 ``path``/``size``/``mtime`` records) from one streaming decompression and lists
 the same archive in about a second. Archives it does not handle (hard or
-symbolic links, GNU sparse or multi-volume members) fall back to :mod:`tarfile`.
+symbolic links, GNU sparse or multi-volume members) fall back to :mod:`tarfile`,
+which resolves a link to an earlier member of the same archive, never to a file
+on disk.
+
+An archive is untrusted input, and both readers check it the same way: sizes
+are non-negative and every header lies after the one before it (so a forged
+size can neither rewind the scan nor make it loop), long-name and pax records
+are bounded, and a member whose name is absolute (``/etc/x.png``) or climbs
+out of the archive's root (``../x.png``, ``cat/../../x.png``) makes the whole
+archive refused. Devices, fifos and other special members are skipped. Every
+refusal is a :class:`~infomax.data.errors.DataError` naming the archive and the
+member or byte offset.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import bz2
 import lzma
 import posixpath
+import re
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -28,6 +40,11 @@ _CHUNK = 1 << 20
 _REGULAR = (b"0", b"\0", b"7")
 _FALLBACK = (b"1", b"2", b"S", b"M")
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+#: Largest GNU long-name or pax record accepted (real ones are a few hundred bytes).
+_MAX_RECORD = 1 << 20
+_DRIVE = re.compile(r"^[A-Za-z]:/")
+#: What the reader may raise on a damaged stream; turned into DataError naming the archive.
+_STREAM_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError, tarfile.TarError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,32 +173,89 @@ class _Reader:
 
 
 def _number(field: bytes) -> int:
+    """A numeric header field: octal text, or GNU base-256 (two's complement when negative)."""
     if field[:1] and field[0] & 0x80:  # GNU base-256 for large values
         value = int.from_bytes(field[1:], "big")
-        return -value if field[0] == 0xFF else value
+        if field[0] == 0xFF:
+            value -= 1 << (8 * (len(field) - 1))
+        return value
     text = field.split(b"\0", 1)[0].strip()
+    if text and not text.isdigit() or b"8" in text or b"9" in text:
+        raise ValueError(f"bad number field {field!r}")
     return int(text, 8) if text else 0
 
 
+def shown(name: str) -> str:
+    """A member name as messages print it: one line, undecodable bytes and controls escaped."""
+    raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in raw)
+
+
+def member_name(name: str, path: Path) -> str:
+    """Normalise a member name; refuse one that is absolute or leaves the archive's root.
+
+    Returns:
+        The name with ``./``, ``//`` and inner ``..`` resolved ("" for the root itself).
+
+    Raises:
+        DataError: an absolute name (``/x``, ``C:/x``), one that climbs out
+            of the root (``../x``, ``a/../../x``), or one holding a NUL byte.
+    """
+    text = name.replace("\\", "/")
+    if "\0" in text:
+        raise DataError(f"{path} holds a member whose name has a NUL byte ({shown(name)}); refused")
+    if text.startswith("/") or _DRIVE.match(text):
+        raise DataError(
+            f"{path} holds member {shown(name)} with an absolute path; refused (an archive "
+            "of an image folder names its members relative to the folder)"
+        )
+    normal = posixpath.normpath(text) if text else "."
+    if normal == ".." or normal.startswith("../"):
+        raise DataError(
+            f"{path} holds member {shown(name)}, which points outside the archive's root; "
+            "refused (repack the archive without '..' in member names)"
+        )
+    return "" if normal == "." else normal
+
+
 def _pax_records(data: bytes) -> dict[str, str]:
+    """Parse ``"<length> <key>=<value>\\n"`` records; ValueError on a malformed one."""
     records: dict[str, str] = {}
     pos = 0
-    while pos < len(data):
+    while pos < len(data) and data[pos:].strip(b"\0"):
         space = data.find(b" ", pos)
-        if space < 0:
-            break
-        length = int(data[pos:space])
-        if length <= 0:
-            break
+        digits = data[pos:space]
+        if space < 0 or not digits.isdigit():
+            raise ValueError(f"bad pax record at {pos}")
+        length = int(digits)
+        if length <= space - pos or pos + length > len(data) or data[pos + length - 1] != 10:
+            raise ValueError(f"bad pax record length at {pos}")
         key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return records
 
 
-def _normalise(name: str) -> str:
-    name = posixpath.normpath("/" + name.replace("\\", "/")).lstrip("/")
-    return "" if name == "." else name
+def _pax_int(records: dict[str, str], key: str, default: int) -> int:
+    if key not in records:
+        return default
+    value = records[key]
+    if key == "mtime":
+        try:
+            return int(float(value))
+        except (ValueError, OverflowError):
+            return default
+    if not value.isdigit():
+        raise ValueError(f"bad pax {key} {value!r}")
+    return int(value)
+
+
+def _checksum_ok(header: bytes) -> bool:
+    """The stored checksum matches the unsigned (or, as old tars wrote, signed) byte sum."""
+    stored = _number(header[148:156])
+    unsigned = sum(header) - sum(header[148:156]) + 256
+    high = sum(1 for b in header[:148] + header[156:] if b >= 128)
+    return stored in (unsigned, unsigned - 256 * high)
 
 
 def _scan(
@@ -200,23 +274,31 @@ def _scan(
             raise DataError(f"{path} is truncated: a member header ends at byte {reader.offset}")
         if not header.strip(b"\0"):
             return
-        stored = _number(header[148:156])
-        computed = sum(header) - sum(header[148:156]) + 256
-        if stored != computed:
+        if not _checksum_ok(header):
             raise DataError(
                 f"{path} is not a tar archive or is corrupt (bad header checksum at byte {start})"
             )
         kind = header[156:157]
         size = _number(header[124:136])
+        if size < 0:
+            raise DataError(f"{path} is corrupt: the header at byte {start} gives size {size}")
         padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
-        if kind == b"L":
-            long_name = reader.read(padded)[:size].rstrip(b"\0").decode("utf-8", "surrogateescape")
-            continue
-        if kind == b"x":
-            pax = _pax_records(reader.read(padded)[:size])
+        if kind in (b"L", b"x"):
+            if size > _MAX_RECORD:
+                raise DataError(
+                    f"{path} is corrupt: the header at byte {start} announces a "
+                    f"{size}-byte name record"
+                )
+            record = reader.read(padded)[:size]
+            if len(record) < size:
+                raise DataError(f"{path} is truncated: the record at byte {start} ends early")
+            if kind == b"L":
+                long_name = record.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            else:
+                pax = _pax_records(record)
             continue
         if kind in (b"K", b"g", b"V"):
-            reader.skip(padded)
+            _skip(reader, padded, path, start)
             continue
         if kind in _FALLBACK:
             raise _NeedsTarfileError
@@ -228,27 +310,32 @@ def _scan(
         mtime = _number(header[136:148])
         if long_name is not None:
             name = long_name
-        if "path" in pax:
-            name = pax["path"]
-        if "size" in pax:
-            size = int(pax["size"])
-            padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
-        if "mtime" in pax:
-            mtime = int(float(pax["mtime"]))
+        name = pax.get("path", name)
+        size = _pax_int(pax, "size", size)
+        padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
+        mtime = _pax_int(pax, "mtime", mtime)
         pax, long_name = {}, None
         is_dir = kind == b"5" or (kind == b"\0" and name.endswith("/"))
         is_file = kind in _REGULAR and not is_dir
-        name = _normalise(name)
+        name = member_name(name, path)
         data = None
         if is_file and wanted is not None and wanted(name):
             data = reader.read(size)
             if len(data) < size:
-                raise DataError(f"{path} is truncated: member {name} ends early")
-            reader.skip(padded - size)
+                raise DataError(f"{path} is truncated: member {shown(name)} ends early")
+            _skip(reader, padded - size, path, start)
         else:
-            reader.skip(padded)
-        if name:
+            _skip(reader, padded, path, start)
+        if name and (is_file or is_dir):
             yield TarMember(name, size if is_file else 0, mtime, is_file, is_dir), data
+
+
+def _skip(reader: _Reader, n: int, path: Path, start: int) -> None:
+    """Skip ``n`` bytes of member data; the archive must hold them."""
+    before = reader.offset
+    reader.skip(n)
+    if reader.offset - before < n:
+        raise DataError(f"{path} is truncated: the member at byte {start} ends early")
 
 
 def _tarfile_members(
@@ -256,41 +343,53 @@ def _tarfile_members(
 ) -> Iterator[tuple[TarMember, bytes | None]]:
     try:
         archive = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by the with below
-    except (tarfile.TarError, OSError) as exc:
-        raise DataError(f"cannot open {path} as a tar archive: {exc}") from None
+    except _STREAM_ERRORS as exc:
+        raise DataError(f"cannot open {path} as a tar archive: {_reason(exc)}") from None
     with archive:
         for info in archive:
-            name = _normalise(info.name)
+            if info.size < 0:
+                raise DataError(f"{path} is corrupt: member {shown(info.name)} has a negative size")
+            name = member_name(info.name, path)
             is_file = info.isfile() or info.issym() or info.islnk()
             if not name or not (is_file or info.isdir()):
                 continue
             data = None
             if is_file and wanted is not None and wanted(name):
                 try:
+                    # A link resolves to an earlier member of this archive, never to a disk file.
                     handle = archive.extractfile(info)
                     data = handle.read() if handle is not None else None
-                except (tarfile.TarError, KeyError, OSError) as exc:
-                    raise DataError(f"cannot read member {name} of {path}: {exc}") from None
+                except (*_STREAM_ERRORS, KeyError, RecursionError) as exc:
+                    raise DataError(
+                        f"cannot read member {shown(name)} of {path}: {_reason(exc)}"
+                    ) from None
                 if data is None:
                     continue
-            member = TarMember(name, info.size, int(info.mtime), is_file, info.isdir())
+            member = TarMember(name, max(info.size, 0), int(info.mtime), is_file, info.isdir())
             yield member, data
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def list_tar(path: Path) -> TarListing:
     """List an archive's file and directory members in archive order.
 
     Raises:
-        DataError: not a tar archive, or truncated.
+        DataError: not a tar archive, truncated, corrupt, or holding a member
+            whose name is absolute or leaves the archive's root.
     """
     try:
-        return TarListing([m for m, _ in _scan(path, None)], use_tarfile=False)
-    except _NeedsTarfileError:
-        return TarListing([m for m, _ in _tarfile_members(path, None)], use_tarfile=True)
-    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"cannot read {path} as a tar archive: {exc}") from None
+        try:
+            return TarListing([m for m, _ in _scan(path, None)], use_tarfile=False)
+        except _NeedsTarfileError:
+            return TarListing([m for m, _ in _tarfile_members(path, None)], use_tarfile=True)
+    except DataError:
+        raise
+    except _STREAM_ERRORS as exc:
+        raise DataError(f"cannot read {path} as a tar archive: {_reason(exc)}") from None
 
 
 def read_tar(
@@ -304,12 +403,17 @@ def read_tar(
         use_tarfile: read with :mod:`tarfile` (as :func:`list_tar` reported).
 
     Raises:
-        DataError: the archive is corrupt or truncated.
+        DataError: the archive is corrupt or truncated, or a member's name is
+            absolute or leaves the archive's root.
     """
     members = _tarfile_members(path, wanted) if use_tarfile else _scan(path, wanted)
     try:
         for member, data in members:
             if data is not None:
                 yield member.name, data
-    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
-        raise DataError(f"cannot read {path} as a tar archive: {exc}") from None
+    except DataError:
+        raise
+    except _NeedsTarfileError:
+        raise DataError(f"{path} changed while it was read; load it again") from None
+    except _STREAM_ERRORS as exc:
+        raise DataError(f"cannot read {path} as a tar archive: {_reason(exc)}") from None
