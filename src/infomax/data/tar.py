@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import bz2
 import lzma
-import posixpath
-import re
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -32,17 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infomax.data.errors import DataError
+from infomax.data.tar_header import checksum_ok, member_name, number, pax_int, pax_records, shown
 
-__all__ = ["TarListing", "TarMember", "is_tar", "list_tar", "read_tar"]
+__all__ = ["TarListing", "TarMember", "is_tar", "list_tar", "member_name", "read_tar", "shown"]
 
 _BLOCK = 512
 _CHUNK = 1 << 20
 _REGULAR = (b"0", b"\0", b"7")
-_FALLBACK = (b"1", b"2", b"S", b"M")
+_LINKS = (b"1", b"2")
+_UNSCANNED = (b"S", b"M")
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 #: Largest GNU long-name or pax record accepted (real ones are a few hundred bytes).
 _MAX_RECORD = 1 << 20
-_DRIVE = re.compile(r"^[A-Za-z]:/")
 #: What the reader may raise on a damaged stream; turned into DataError naming the archive.
 _STREAM_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError, tarfile.TarError)
 
@@ -172,114 +171,42 @@ class _Reader:
         self.offset += n
 
 
-def _number(field: bytes) -> int:
-    """A numeric header field: octal text, or GNU base-256 (two's complement when negative)."""
-    if field[:1] and field[0] & 0x80:  # GNU base-256 for large values
-        value = int.from_bytes(field[1:], "big")
-        if field[0] == 0xFF:
-            value -= 1 << (8 * (len(field) - 1))
-        return value
-    text = field.split(b"\0", 1)[0].strip()
-    if text and not text.isdigit() or b"8" in text or b"9" in text:
-        raise ValueError(f"bad number field {field!r}")
-    return int(text, 8) if text else 0
-
-
-def shown(name: str) -> str:
-    """A member name as messages print it: one line, undecodable bytes and controls escaped."""
-    raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in raw)
-
-
-def member_name(name: str, path: Path) -> str:
-    """Normalise a member name; refuse one that is absolute or leaves the archive's root.
-
-    Returns:
-        The name with ``./``, ``//`` and inner ``..`` resolved ("" for the root itself).
-
-    Raises:
-        DataError: an absolute name (``/x``, ``C:/x``), one that climbs out
-            of the root (``../x``, ``a/../../x``), or one holding a NUL byte.
-    """
-    text = name.replace("\\", "/")
-    if "\0" in text:
-        raise DataError(f"{path} holds a member whose name has a NUL byte ({shown(name)}); refused")
-    if text.startswith("/") or _DRIVE.match(text):
-        raise DataError(
-            f"{path} holds member {shown(name)} with an absolute path; refused (an archive "
-            "of an image folder names its members relative to the folder)"
-        )
-    normal = posixpath.normpath(text) if text else "."
-    if normal == ".." or normal.startswith("../"):
-        raise DataError(
-            f"{path} holds member {shown(name)}, which points outside the archive's root; "
-            "refused (repack the archive without '..' in member names)"
-        )
-    return "" if normal == "." else normal
-
-
-def _pax_records(data: bytes) -> dict[str, str]:
-    """Parse ``"<length> <key>=<value>\\n"`` records; ValueError on a malformed one."""
-    records: dict[str, str] = {}
-    pos = 0
-    while pos < len(data) and data[pos:].strip(b"\0"):
-        space = data.find(b" ", pos)
-        digits = data[pos:space]
-        if space < 0 or not digits.isdigit():
-            raise ValueError(f"bad pax record at {pos}")
-        length = int(digits)
-        if length <= space - pos or pos + length > len(data) or data[pos + length - 1] != 10:
-            raise ValueError(f"bad pax record length at {pos}")
-        key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
-        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
-        pos += length
-    return records
-
-
-def _pax_int(records: dict[str, str], key: str, default: int) -> int:
-    if key not in records:
-        return default
-    value = records[key]
-    if key == "mtime":
-        try:
-            return int(float(value))
-        except (ValueError, OverflowError):
-            return default
-    if not value.isdigit():
-        raise ValueError(f"bad pax {key} {value!r}")
-    return int(value)
-
-
-def _checksum_ok(header: bytes) -> bool:
-    """The stored checksum matches the unsigned (or, as old tars wrote, signed) byte sum."""
-    stored = _number(header[148:156])
-    unsigned = sum(header) - sum(header[148:156]) + 256
-    high = sum(1 for b in header[:148] + header[156:] if b >= 128)
-    return stored in (unsigned, unsigned - 256 * high)
-
-
 def _scan(
-    path: Path, wanted: Callable[[str], bool] | None
+    path: Path, wanted: Callable[[str], bool] | None, links_end_scan: bool = True
 ) -> Iterator[tuple[TarMember, bytes | None]]:
-    """Parse headers; yield each member with its data when ``wanted(name)``."""
+    """Parse headers; yield each member with its data when ``wanted(name)``.
+
+    Links are neither listed nor read: after the last header, an archive
+    holding any raises :class:`_NeedsTarfileError` (unless ``links_end_scan``
+    is False), so :mod:`tarfile` (which loops on a negative size) only reads
+    archives whose headers passed the checks here. GNU sparse and
+    multi-volume members raise it at once.
+    """
     reader = _Reader(_chunks(path))
     pax: dict[str, str] = {}
     long_name: str | None = None
+    needs_tarfile = False
     while True:
         start = reader.offset
         header = reader.read(_BLOCK)
-        if len(header) == 0:
-            return
-        if len(header) < _BLOCK:
+        if len(header) < _BLOCK and header:
             raise DataError(f"{path} is truncated: a member header ends at byte {reader.offset}")
         if not header.strip(b"\0"):
+            if needs_tarfile and links_end_scan:  # every header checked: tarfile may read it
+                raise _NeedsTarfileError
             return
-        if not _checksum_ok(header):
+        try:
+            header_ok = checksum_ok(header)
+            size, mtime = number(header[124:136]), number(header[136:148])
+        except ValueError as exc:
+            raise DataError(
+                f"{path} is not a tar archive or is corrupt (bad header at byte {start}: {exc})"
+            ) from None
+        if not header_ok:
             raise DataError(
                 f"{path} is not a tar archive or is corrupt (bad header checksum at byte {start})"
             )
         kind = header[156:157]
-        size = _number(header[124:136])
         if size < 0:
             raise DataError(f"{path} is corrupt: the header at byte {start} gives size {size}")
         padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
@@ -294,26 +221,33 @@ def _scan(
                 raise DataError(f"{path} is truncated: the record at byte {start} ends early")
             if kind == b"L":
                 long_name = record.rstrip(b"\0").decode("utf-8", "surrogateescape")
-            else:
-                pax = _pax_records(record)
+                continue
+            try:
+                pax = pax_records(record)
+                pax_int(pax, "size", 0)
+            except ValueError as exc:
+                raise DataError(
+                    f"{path} is corrupt (the pax header at byte {start}: {exc})"
+                ) from None
             continue
         if kind in (b"K", b"g", b"V"):
             _skip(reader, padded, path, start)
             continue
-        if kind in _FALLBACK:
+        if kind in _UNSCANNED:
             raise _NeedsTarfileError
+        if kind in _LINKS:
+            needs_tarfile = True
         name = header[:100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
         if header[257:263] == b"ustar\0":
             prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             if prefix:
                 name = f"{prefix}/{name}"
-        mtime = _number(header[136:148])
         if long_name is not None:
             name = long_name
         name = pax.get("path", name)
-        size = _pax_int(pax, "size", size)
+        size = pax_int(pax, "size", size)
         padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
-        mtime = _pax_int(pax, "mtime", mtime)
+        mtime = pax_int(pax, "mtime", mtime)
         pax, long_name = {}, None
         is_dir = kind == b"5" or (kind == b"\0" and name.endswith("/"))
         is_file = kind in _REGULAR and not is_dir
@@ -406,7 +340,7 @@ def read_tar(
         DataError: the archive is corrupt or truncated, or a member's name is
             absolute or leaves the archive's root.
     """
-    members = _tarfile_members(path, wanted) if use_tarfile else _scan(path, wanted)
+    members = _tarfile_members(path, wanted) if use_tarfile else _scan(path, wanted, False)
     try:
         for member, data in members:
             if data is not None:
@@ -414,6 +348,9 @@ def read_tar(
     except DataError:
         raise
     except _NeedsTarfileError:
-        raise DataError(f"{path} changed while it was read; load it again") from None
+        raise DataError(
+            f"{path} holds GNU sparse or multi-volume members: read it with the use_tarfile "
+            "that list_tar reports"
+        ) from None
     except _STREAM_ERRORS as exc:
         raise DataError(f"cannot read {path} as a tar archive: {_reason(exc)}") from None
