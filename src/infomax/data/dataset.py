@@ -195,7 +195,8 @@ def _resolve_layout(files: list[str], dirs: set[str], split: str, where: str) ->
     elif split != "train":
         raise DataError(
             f"{where} has no train/ and test/ folders, so it has no {split!r} split; "
-            "use split='train' for all of its images"
+            "move its class folders into train/ and test/ to evaluate on it "
+            "(split='train' reads all of its images)"
         )
     if not files:
         raise DataError(
