@@ -148,6 +148,15 @@ def test_garbage_number_fields_are_refused(tmp_path: Path, field: int, value: by
         list_tar(tmp_path / "x.tar")
 
 
+def test_a_damaged_sparse_member_is_refused(tmp_path: Path) -> None:
+    # GNU sparse members go to tarfile, which raises IndexError on a missing extension block.
+    header = bytearray(tar_bytes(pets())[:BLOCK])
+    header[156:157], header[482] = b"S", 1
+    (tmp_path / "s.tar").write_bytes(bytes(with_checksum(header)))
+    with pytest.raises(DataError, match=f"^cannot open {tmp_path}/s.tar as a tar archive: "):
+        list_tar(tmp_path / "s.tar")
+
+
 # --- member names ---------------------------------------------------------------------------
 
 OUTSIDE = ", which points outside the archive's root"
