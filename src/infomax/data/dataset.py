@@ -46,7 +46,7 @@ from infomax.data.cifar import CIFAR, download_cifar, read_cifar_archive, read_c
 from infomax.data.decode import decode_images, is_image_name
 from infomax.data.digits import load_digits_arrays, resize_images
 from infomax.data.errors import DataError
-from infomax.data.tar import TarListing, is_tar, list_tar, read_tar
+from infomax.data.tar import TarListing, is_tar, list_tar, read_tar, shown
 
 if TYPE_CHECKING:
     import torch
@@ -195,7 +195,8 @@ def _resolve_layout(files: list[str], dirs: set[str], split: str, where: str) ->
     elif split != "train":
         raise DataError(
             f"{where} has no train/ and test/ folders, so it has no {split!r} split; "
-            "use split='train' for all of its images"
+            "move its class folders into train/ and test/ to evaluate on it "
+            "(split='train' reads all of its images)"
         )
     if not files:
         raise DataError(
@@ -279,7 +280,7 @@ def _tar_plan(path: Path, listing: TarListing, split: str, opts: dict[str, Any])
     files = [m.name[len(wrapper) :] for m in members if m.is_file and is_image_name(m.name)]
     if len(set(files)) != len(files):
         twice = next(f for f, n in Counter(files).items() if n > 1)
-        raise DataError(f"{path} holds {wrapper}{twice} more than once; repack the archive")
+        raise DataError(f"{path} holds {shown(wrapper + twice)} more than once; repack the archive")
     dirs = {m.name[len(wrapper) :] for m in members if m.is_dir and m.name != wrapper[:-1]}
     dirs |= {f.rsplit("/", 1)[0] for f in files if "/" in f}
     layout = _resolve_layout(files, dirs, split, f"{path}:{wrapper.rstrip('/') or '.'}")
@@ -288,7 +289,7 @@ def _tar_plan(path: Path, listing: TarListing, split: str, opts: dict[str, Any])
     identity = {
         "kind": "tar",
         "path": str(path),
-        "size": stat.st_size,
+        "size_bytes": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "members": _hash_lines(f"{m.name}\t{m.size}\t{m.mtime}" for m in members),
         **opts,
@@ -299,7 +300,7 @@ def _tar_plan(path: Path, listing: TarListing, split: str, opts: dict[str, Any])
             yield positions[name], name, data
 
     def describe(name: str) -> str:
-        return f"{name} in {path}"
+        return f"{shown(name)} in {path}"
 
     return _Plan(layout, identity, f"tar:{path}:{split}:{opts}", items, describe, "tar")
 
