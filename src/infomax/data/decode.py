@@ -49,7 +49,7 @@ IMAGE_SUFFIXES = (
 )
 #: Pillow modes kept as one grey channel when ``mode="auto"``.
 _GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
-#: Below this many images, decoding runs in this process (a pool costs ~1 s to start).
+#: Below this many images, decoding runs in this process (starting a pool costs more).
 _POOL_MIN_IMAGES = 2000
 _CHUNK = 256
 
