@@ -724,6 +724,70 @@ def pair_audiovisual(report: Report) -> str:
     return table(header, rows, "llrrrrr") + "\n\n" + report.sources([name])
 
 
+# --------------------------------------------------------------------------- TCL
+
+TCL_OVERCOMPLETE = ("tcl-overcomplete", "tcl-overcomplete-s1")
+
+
+def _tcl_table(report: Report, names: Iterable[str]) -> str:
+    """One row per (L, K, seed): TCL, FastICA and random MCC, the margin, the goals met."""
+    cells = []
+    for name in names:
+        result = report.data(name)
+        goals = result["goals"]
+        for row in result["rows"]:
+            goal = goals["mcc"][str(row["layers"])]
+            met = [
+                "MCC" if row["tcl"]["mcc"] >= goal else "",
+                "margin" if row["margin"] >= goals["margin_over_fastica"] else "",
+            ]
+            cells.append(
+                (
+                    row["layers"],
+                    row["segments"],
+                    row["seed"],
+                    [
+                        str(row["layers"]),
+                        f"{row['segments']} ({row['segment_length']})",
+                        str(row["seed"]),
+                        f"{row['tcl']['mcc']:.3f}",
+                        f"{row['tcl']['mcc_direct']:.3f}",
+                        f"{row['fastica']['mcc']:.3f}",
+                        f"{row['random']['mcc']:.3f}",
+                        f"{row['margin']:+.3f}",
+                        f"{goal:g} / +{goals['margin_over_fastica']:g}",
+                        " + ".join(m for m in met if m) or "neither",
+                        percent(100 * row["heldout_accuracy"]),
+                        f"{row['train_seconds']:.0f}",
+                    ],
+                )
+            )
+    rows = [cells_ for *_, cells_ in sorted(cells, key=lambda c: c[:3])]
+    header = [
+        "L",
+        "K (rows each)",
+        "seed",
+        "TCL",
+        "TCL, no map",
+        "FastICA",
+        "random h",
+        "TCL - FastICA",
+        "goal: MCC / margin",
+        "met",
+        "held-out segment acc.",
+        "train s",
+    ]
+    return table(header, rows, "lll" + "r" * 6 + "l" + "rr") + "\n\n" + report.sources(names)
+
+
+def tcl_overcomplete(report: Report) -> str:
+    return _tcl_table(report, TCL_OVERCOMPLETE)
+
+
+def tcl_one_per_source(report: Report) -> str:
+    return _tcl_table(report, ["tcl"])
+
+
 TABLES: dict[str, Callable[[Report], str]] = {
     fn.__name__: fn
     for fn in (
@@ -751,6 +815,8 @@ TABLES: dict[str, Callable[[Report], str]] = {
         ddp_infonce,
         pair_word2vec,
         pair_audiovisual,
+        tcl_overcomplete,
+        tcl_one_per_source,
     )
 }
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

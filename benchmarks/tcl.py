@@ -29,20 +29,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shlex
-import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.decomposition import FastICA
 
-from infomax.jsonable import write_json_atomic
+from _record import write_result
 from infomax.tcl import (
     TCLFeatures,
     fit_tcl,
@@ -55,30 +49,6 @@ from infomax.tcl import (
 #: The issue's goals: MCC per number of mixing layers, and the margin over FastICA.
 GOALS = {1: 0.9, 2: 0.85, 3: 0.75}
 MARGIN = 0.2
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).parent,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _machine() -> str:
-    """CPU model (from /proc/cpuinfo where there is one) and logical core count."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            names = [
-                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
-            ]
-        model = names[0] if names else model
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical cores"
 
 
 def _scores(features: np.ndarray, statistic: np.ndarray, seed: int) -> dict[str, float]:
@@ -136,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tcl.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    commit = _commit()
     start = time.perf_counter()
     rows = []
     for layers in (int(v) for v in args.layers.split(",")):
@@ -151,19 +120,15 @@ def main(argv: list[str] | None = None) -> int:
                     f" / {row['random']['mcc_direct']:.3f}), {row['train_seconds']:.0f} s",
                     flush=True,
                 )
-    write_json_atomic(
+    write_result(
         args.out,
         {
-            "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-            "commit": commit,
-            "machine": _machine(),
-            "torch_threads": torch.get_num_threads(),
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "goals": {"mcc": GOALS, "margin_over_fastica": MARGIN},
             "seconds": time.perf_counter() - start,
             "rows": rows,
         },
+        None if argv is None else [__file__, *argv],
     )
     print(f"wrote {args.out}")
     return 0

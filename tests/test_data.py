@@ -364,7 +364,8 @@ def test_mixed_sizes_name_two_files(labelled: Path, cache: Path) -> None:
         load_dataset(labelled, cache_dir=cache)
     assert str(info.value) == (
         f"images differ in size: {labelled}/cat/a.png is 4x5 but {labelled}/dog/big.png is 9x7 "
-        "(width x height); pass size=(H, W) to resize every image to one size"
+        "(width x height); resize every image to one size with --image-size N on the command "
+        "line (size=N or size=(H, W) in Python)"
     )
 
 

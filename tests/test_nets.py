@@ -109,9 +109,9 @@ def test_encoder_errors_name_the_problem() -> None:
         match="^DIMConvEncoder with 3 stride-2 convolutions needs an image size that is a "
         "multiple of 8, got 30x30$",
     ):
-        make_encoder("dim-conv", image_size=30)
+        make_encoder("dim-conv", image_size=30, resize=False)
     with pytest.raises(InputError, match="^ResNet18 needs images of at least 8x8, got 4x4$"):
-        make_encoder("resnet18", image_size=4)
+        make_encoder("resnet18", image_size=4, resize=False)
     encoder = make_encoder("dim-conv")
     with pytest.raises(
         InputError, match=r"^DIMConvEncoder expects images \(B, 3, 32, 32\), got \(2, 1, 28, 28\)$"
@@ -156,3 +156,68 @@ def test_digits_upsampled_through_the_dim_conv_encoder() -> None:
     out.y.pow(2).mean().backward()
     grads = [p.grad for p in encoder.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+# --- image sizes the layers cannot take -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "side", "net", "local", "conv"),
+    [
+        ("dim-conv", 28, 32, (128, 8, 8), (256, 4, 4)),  # MNIST: up to the next multiple of 8
+        ("dim-conv", 96, 96, (128, 24, 24), (256, 12, 12)),  # STL: taken as it is
+        ("dim-conv", 30, 32, (128, 8, 8), (256, 4, 4)),
+        ("resnet18", 28, 28, (256, 7, 7), (512, 4, 4)),  # any side >= 8 as it is
+        ("resnet18", 96, 96, (256, 24, 24), (512, 12, 12)),
+        ("resnet18", 5, 8, (256, 2, 2), (512, 1, 1)),
+        ("patch-dim", 30, 32, (64, 7, 7), (256, 4, 4)),  # (30 - 8) % 4 != 0: up to 32
+        ("patch-dim", 28, 28, (64, 6, 6), (256, 4, 4)),
+    ],
+)
+def test_encoders_take_any_image_size(
+    name: str,
+    side: int,
+    net: int,
+    local: tuple[int, ...],
+    conv: tuple[int, ...],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    torch.manual_seed(0)
+    with caplog.at_level("WARNING", logger="infomax"):
+        encoder = make_encoder(name, in_channels=1, image_size=side).eval()
+    assert encoder.image_size == (side, side) and encoder.net_size == (net, net)
+    assert (encoder.local_shape, encoder.conv_shape) == (local, conv)
+    messages = [r.getMessage() for r in caplog.records]
+    if net == side:
+        assert messages == []
+    else:
+        assert len(messages) == 1
+        assert (
+            messages[0].startswith(f"images are {side}x{side}; {name} needs sides ")
+            and f"so it resizes them to {net}x{net} (bilinear" in messages[0]
+        )
+    x = torch.rand(2, 1, side, side)
+    with torch.no_grad():
+        out = encoder(x)
+        assert tuple(out.local.shape[1:]) == local and tuple(out.conv.shape[1:]) == conv
+        # The resize is the bilinear one, applied inside: same features as feeding it resized.
+        if net != side:
+            resized = F.interpolate(x, size=(net, net), mode="bilinear", align_corners=False)
+            encoder.image_size = (net, net)
+            again = encoder(resized)
+            torch.testing.assert_close(again.y, out.y)
+
+
+def test_a_non_square_resize_names_height_and_width(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="infomax"):
+        encoder = make_encoder("dim-conv", in_channels=3, image_size=(28, 41))
+    assert encoder.net_size == (32, 48)
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith(
+            "images are 28x41 (height x width); dim-conv needs sides that are multiples of 8, "
+            "so it resizes them to 32x48 (bilinear, inside the encoder: the same at training and "
+            "evaluation; pass --image-size to resize once when decoding instead)"
+        )
+    )

@@ -82,7 +82,7 @@ def check_device(device: str | torch.device) -> torch.device:
         parsed = torch.device(device)
     except (RuntimeError, TypeError):
         raise InputError(
-            f"unknown device {device!r}; use cpu, cuda, cuda:N (the N-th GPU) or mps"
+            f"unknown device {device!r}; use --device cpu, cuda, cuda:N (the N-th GPU) or mps"
         ) from None
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
@@ -98,7 +98,9 @@ def check_device(device: str | torch.device) -> torch.device:
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
             raise InputError(f"device {device!r}: MPS is not available here; use --device cpu")
     elif parsed.type != "cpu":
-        raise InputError(f"device {device!r} is not supported; use cpu, cuda, cuda:N or mps")
+        raise InputError(
+            f"device {device!r} is not supported; use --device cpu, cuda, cuda:N or mps"
+        )
     return parsed
 
 

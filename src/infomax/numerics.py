@@ -17,11 +17,10 @@ def flush_denormals() -> Iterator[bool]:
     Sharp critics (conditional InfoNCE at 20-30 nats, log ratios near 10 nats)
     push ``exp`` and softmax outputs, and their gradients, below float32's
     smallest normal value (about 1e-38). x86 cores handle such subnormal
-    numbers in microcode, tens of times slower than normal ones, and a
-    training run slows down as its critic sharpens: a K = 128, MI = 30 DEMI
-    cell ran 3.3x faster with this on (BENCHMARKS §4), with the same estimate
-    to the printed digit. Setting values below 1e-38 to zero changes no
-    estimate at the precision that matters (nats to three decimals).
+    numbers in microcode, far slower than normal ones, so a training run
+    slows down as its critic sharpens. Setting values below 1e-38 to zero
+    changes no estimate at the precision that matters (nats to three
+    decimals).
 
     Yields:
         Whether the CPU supports it (x86 with SSE3); where it does not, the

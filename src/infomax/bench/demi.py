@@ -50,7 +50,7 @@ __all__ = [
 ESTIMATORS = ("oracle", "is", "bo", "var")
 
 
-@flush_denormals()  # sharp critics otherwise slow down on subnormal floats (BENCHMARKS §4)
+@flush_denormals()  # sharp critics otherwise slow down on subnormal floats
 def train_cell(
     mi: float,
     batch: int,

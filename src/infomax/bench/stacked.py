@@ -135,7 +135,8 @@ class StackedCritic(nn.Module):
             with float32 parameters, gradients and scores (see
             :class:`StackedMLP`). On a CPU with bfloat16 dot-product units
             (``avx512_bf16``, AMX) oneDNN runs those matmuls several times faster;
-            elsewhere it can be slower (BENCHMARKS.md §3).
+            elsewhere it can be slower (BENCHMARKS.md, section "Staircase speed:
+            all bounds stacked vs a plain loop").
 
     Attributes:
         chunk: concat only: models sent through the pair MLP together; 0 (the

@@ -107,7 +107,8 @@ def run_staircase(
         progress: progress bar on stderr; ``None`` means only on a terminal.
         precision: ``float32`` (default), or ``bfloat16``: mixed precision for the
             critics' hidden layers (:class:`~infomax.bench.stacked.StackedCritic`),
-            faster for the concat critic on a CPU with bfloat16 units (BENCHMARKS.md §3).
+            faster for the concat critic on a CPU with bfloat16 units (BENCHMARKS.md,
+            section "Staircase speed: all bounds stacked vs a plain loop").
 
     It runs with the caller's torch threads (``torch.get_num_threads()``,
     recorded in the result's config) and changes no process setting.
@@ -120,10 +121,10 @@ def run_staircase(
              "true_mi": [2.0, 4.0, ...],          # per stage, nats
              "log_batch_size": 4.159,             # InfoNCE's cap, nats
              "summary_window": 1000,              # last quarter of each stage, steps
-             "steps_per_second": 41.3,            # whole run; one step trains every bound
-             "seconds": 484.0,
-             "bounds": {"infonce": {"stages": [{"true_mi": 2.0, "mean": 1.6,
-                                                "std": 0.1, "nonfinite": 0}, ...]},
+             "steps_per_second": ...,             # whole run; one step trains every bound
+             "seconds": ...,
+             "bounds": {"infonce": {"stages": [{"true_mi": 2.0, "mean": ...,
+                                                "std": ..., "nonfinite": 0}, ...]},
                         ...},
              "history": {"infonce": [per-step estimates, nats], ...}}
 

@@ -63,7 +63,8 @@ class AugmentConfig:
         erase_scale: area fraction range of the erased rectangle.
         erase_ratio: aspect-ratio range of the erased rectangle.
         jitter_impl: "fast" (the default; :class:`~infomax.data.jitter.FastColorJitter`:
-            batched arithmetic, hue as a YIQ rotation; about 5x cheaper) or
+            batched arithmetic, hue as a YIQ rotation; cheaper, see BENCHMARKS.md, section
+            "Pre-training throughput and the view bottleneck") or
             "kornia" (kornia's ColorJitter, hue through HSV).
     """
 

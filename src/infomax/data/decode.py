@@ -49,7 +49,7 @@ IMAGE_SUFFIXES = (
 )
 #: Pillow modes kept as one grey channel when ``mode="auto"``.
 _GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
-#: Below this many images, decoding runs in this process (a pool costs ~1 s to start).
+#: Below this many images, decoding runs in this process (starting a pool costs more).
 _POOL_MIN_IMAGES = 2000
 _CHUNK = 256
 
@@ -171,8 +171,8 @@ class _Assembler:
         (h0, w0), (h1, w1) = self.first[1], hw
         return DataError(
             f"images differ in size: {self.describe(self.first[0])} is {w0}x{h0} but "
-            f"{self.describe(name)} is {w1}x{h1} (width x height); pass size=(H, W) to "
-            "resize every image to one size"
+            f"{self.describe(name)} is {w1}x{h1} (width x height); resize every image to one "
+            "size with --image-size N on the command line (size=N or size=(H, W) in Python)"
         )
 
     def add(self, chunk: _Chunk) -> None:

@@ -1,10 +1,9 @@
 """Batched colour jitter with a linear hue rotation: the cheap replacement for kornia's.
 
-Profiling SimCLR's views (256 32x32 images, one thread) found kornia's
-``ColorJitter`` at 39 of 64 ms, 29 ms of it the hue step (an RGB -> HSV ->
-RGB round trip). :class:`FastColorJitter` does the same four adjustments as
-batched tensor arithmetic, with hue as a rotation of the chroma plane in YIQ
-space: one 3x3 matrix per image, ``I' = I cos(theta) - Q sin(theta)``,
+Most of the time of kornia's ``ColorJitter`` goes to the hue step (an RGB ->
+HSV -> RGB round trip per pixel). :class:`FastColorJitter` does the same four
+adjustments as batched tensor arithmetic, with hue as a rotation of the chroma
+plane in YIQ space: one 3x3 matrix per image, ``I' = I cos(theta) - Q sin(theta)``,
 ``Q' = I sin(theta) + Q cos(theta)``, ``theta = 2 pi h``. For hue shifts this
 is the classic linear approximation of the HSV rotation; it keeps luma
 (before clamping to [0, 1]) and differs from HSV's result mostly on saturated

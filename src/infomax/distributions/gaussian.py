@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -122,13 +122,22 @@ def correlated_gaussian(
     return GaussianTask("correlated_gaussian", shares, _params(shares, mi_per_dim))
 
 
-def cubic(
-    dim: int | None = None,
-    mi: float | None = None,
-    *,
-    mi_per_dim: Sequence[float] | np.ndarray | None = None,
-) -> GaussianTask:
-    """:func:`correlated_gaussian` with ``y -> y ** 3`` (same MI).
+def _transformed_gaussian(
+    name: str, x_transform: Transform, y_transform: Transform, summary: str, returns: str
+) -> Callable[..., GaussianTask]:
+    """A task factory: :func:`correlated_gaussian` with per-coordinate transforms (same MI)."""
+
+    def factory(
+        dim: int | None = None,
+        mi: float | None = None,
+        *,
+        mi_per_dim: Sequence[float] | np.ndarray | None = None,
+    ) -> GaussianTask:
+        shares = _resolve_mi_per_dim(dim, mi, mi_per_dim, 20, 2.0)
+        return GaussianTask(name, shares, _params(shares, mi_per_dim), x_transform, y_transform)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = f"""{summary}
 
     Args:
         dim: width of ``x`` and ``y`` (default 20).
@@ -136,50 +145,32 @@ def cubic(
         mi_per_dim: (d,) per-coordinate shares instead of ``dim``/``mi``.
 
     Returns:
-        A :class:`GaussianTask` whose ``y`` is cubed.
+        A :class:`GaussianTask` {returns}.
     """
-    shares = _resolve_mi_per_dim(dim, mi, mi_per_dim, 20, 2.0)
-    return GaussianTask("cubic", shares, _params(shares, mi_per_dim), y_transform=CUBE)
+    return factory
 
 
-def half_cube(
-    dim: int | None = None,
-    mi: float | None = None,
-    *,
-    mi_per_dim: Sequence[float] | np.ndarray | None = None,
-) -> GaussianTask:
-    """:func:`correlated_gaussian` with ``t -> t sqrt(|t|)`` on every coordinate of x and y.
-
-    Args:
-        dim: width of ``x`` and ``y`` (default 20).
-        mi: total MI, nats (default 2.0).
-        mi_per_dim: (d,) per-coordinate shares instead of ``dim``/``mi``.
-
-    Returns:
-        A :class:`GaussianTask` (bmi's "half-cube" transformed Gaussian).
-    """
-    shares = _resolve_mi_per_dim(dim, mi, mi_per_dim, 20, 2.0)
-    return GaussianTask("half_cube", shares, _params(shares, mi_per_dim), HALF_CUBE, HALF_CUBE)
-
-
-def asinh(
-    dim: int | None = None,
-    mi: float | None = None,
-    *,
-    mi_per_dim: Sequence[float] | np.ndarray | None = None,
-) -> GaussianTask:
-    """:func:`correlated_gaussian` with ``asinh`` on every coordinate of ``x`` and ``y``.
-
-    Args:
-        dim: width of ``x`` and ``y`` (default 20).
-        mi: total MI, nats (default 2.0).
-        mi_per_dim: (d,) per-coordinate shares instead of ``dim``/``mi``.
-
-    Returns:
-        A :class:`GaussianTask` (bmi's "asinh" transformed Gaussian, lighter tails).
-    """
-    shares = _resolve_mi_per_dim(dim, mi, mi_per_dim, 20, 2.0)
-    return GaussianTask("asinh", shares, _params(shares, mi_per_dim), ASINH, ASINH)
+cubic = _transformed_gaussian(
+    "cubic",
+    IDENTITY,
+    CUBE,
+    ":func:`correlated_gaussian` with ``y -> y ** 3`` (same MI).",
+    "whose ``y`` is cubed",
+)
+half_cube = _transformed_gaussian(
+    "half_cube",
+    HALF_CUBE,
+    HALF_CUBE,
+    ":func:`correlated_gaussian` with ``t -> t sqrt(|t|)`` on every coordinate of x and y.",
+    '(bmi\'s "half-cube" transformed Gaussian)',
+)
+asinh = _transformed_gaussian(
+    "asinh",
+    ASINH,
+    ASINH,
+    ":func:`correlated_gaussian` with ``asinh`` on every coordinate of ``x`` and ``y``.",
+    '(bmi\'s "asinh" transformed Gaussian, lighter tails)',
+)
 
 
 def spiral(dim: int = 5, mi: float = 2.0, speed: float = 1.0 / 3.0) -> GaussianTask:

@@ -75,8 +75,7 @@ def linear_probe(
 
     Small training sets get more epochs, so the probe always takes at least
     ``min_steps`` Adam steps (30 epochs of 196 steps for 50,000 rows; 167 of
-    6 steps for the 1,437 digits). 50,000 x 4,096 features take about 10 s
-    per 30 epochs on one CPU core.
+    6 steps for the 1,437 digits).
 
     Args:
         train_x: (N, F) training features (tensor or array).
@@ -191,8 +190,7 @@ def knn_probe(
     the class with the largest summed weight wins. Test rows are processed in
     chunks so the (chunk, N) similarity block stays near 64 MiB.
     Deterministic (``seed`` is recorded only). Cost: one (M, F) x (F, N)
-    product, about 4e12 flops for 10,000 x 50,000 x 4,096 (a minute or two on
-    one CPU core).
+    product, about 4e12 flops for 10,000 x 50,000 x 4,096.
 
     Args:
         train_x: (N, F) training features.

@@ -49,8 +49,8 @@ class ProbeResult:
 
 
 def format_probe(result: ProbeResult) -> str:
-    """One line for people, e.g. ``linear probe on conv: 64.0% test accuracy (train 70.0%),
-    50000 train / 10000 test, 63.1 s``."""
+    """One line for people: ``<probe> probe on <layer>: <accuracy>% test accuracy (train
+    <accuracy>%), <n> train / <m> test, <seconds> s``."""
     train = (
         f" (train {100 * result.train_accuracy:.2f}%)" if result.train_accuracy is not None else ""
     )

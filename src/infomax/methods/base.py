@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from infomax.data.augment import Augment
+from infomax.validation import InputError
 
-__all__ = ["GradientReversal", "Method", "MethodOutput", "projection_head"]
+__all__ = ["GradientReversal", "Method", "MethodOutput", "ProjectedMethod", "projection_head"]
 
 
 @dataclass
@@ -97,3 +98,32 @@ def projection_head(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential
         nn.ReLU(inplace=True),
         nn.Linear(hidden_dim, out_dim),
     )
+
+
+class ProjectedMethod(Method):
+    """A :class:`Method` whose critic is cosine similarity over a temperature of projected
+    embeddings: SimCLR's projection head on the encoder's output ``y``.
+
+    Args:
+        encoder: an encoder with an ``out_dim`` attribute.
+        augment: makes the views.
+        temperature: divides the cosine similarities; positive.
+        hidden_dim: width of the projection head.
+        projection_dim: size of the projected embedding.
+        probe_layer: encoder layer handed to the online probe.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        augment: Augment | None,
+        temperature: float,
+        hidden_dim: int,
+        projection_dim: int,
+        probe_layer: str = "conv",
+    ) -> None:
+        super().__init__(encoder, augment, probe_layer)
+        if temperature <= 0:
+            raise InputError(f"temperature must be positive, got {temperature}")
+        self.temperature = float(temperature)
+        self.head = projection_head(int(encoder.out_dim), hidden_dim, projection_dim)

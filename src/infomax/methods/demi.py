@@ -39,7 +39,7 @@ from torch import nn
 from infomax.bounds import importance_sampled_infonce, infonce
 from infomax.data.augment import Augment
 from infomax.distributed import gather
-from infomax.methods.base import Method, MethodOutput, projection_head
+from infomax.methods.base import MethodOutput, ProjectedMethod
 from infomax.validation import InputError
 
 __all__ = ["CONDITIONALS", "SUBVIEWS", "DEMI", "MultiViewInfoNCE", "SubView"]
@@ -90,7 +90,7 @@ class SubView(nn.Module):
         return self.op(x)
 
 
-class _ThreeViews(Method):
+class _ThreeViews(ProjectedMethod):
     """Shared machinery: views (x, y, x'), one encoder pass, projection head."""
 
     num_views = 2
@@ -106,13 +106,9 @@ class _ThreeViews(Method):
         projection_dim: int = 128,
         probe_layer: str = "conv",
     ) -> None:
-        super().__init__(encoder, augment, probe_layer)
-        if temperature <= 0:
-            raise InputError(f"temperature must be positive, got {temperature}")
+        super().__init__(encoder, augment, temperature, hidden_dim, projection_dim, probe_layer)
         scale = (float(subview_scale[0]), float(subview_scale[1])) if subview_scale else None
         self.subview = SubView(subview, scale, augment.size)
-        self.temperature = float(temperature)
-        self.head = projection_head(int(encoder.out_dim), hidden_dim, projection_dim)
 
     def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
         """``[x, y, x']``: two augmentations and a sub-view of the first, each (B, C, H, W)."""

@@ -15,7 +15,7 @@ from torch import nn
 
 from infomax.data.augment import Augment
 from infomax.distributed import gather
-from infomax.methods.base import Method, MethodOutput, projection_head
+from infomax.methods.base import MethodOutput, ProjectedMethod
 from infomax.validation import InputError
 
 __all__ = ["SimCLR", "nt_xent"]
@@ -50,7 +50,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     return F.cross_entropy(logits, partner)
 
 
-class SimCLR(Method):
+class SimCLR(ProjectedMethod):
     """SimCLR: InfoNCE between two augmented views of each image.
 
     The projection head maps the encoder's output ``y`` through
@@ -83,12 +83,7 @@ class SimCLR(Method):
         projection_dim: int = 128,
         probe_layer: str = "conv",
     ) -> None:
-        super().__init__(encoder, augment, probe_layer)
-        if temperature <= 0:
-            raise InputError(f"temperature must be positive, got {temperature}")
-        self.temperature = float(temperature)
-        out_dim = int(encoder.out_dim)
-        self.head = projection_head(out_dim, hidden_dim, projection_dim)
+        super().__init__(encoder, augment, temperature, hidden_dim, projection_dim, probe_layer)
 
     def loss(self, views: list[torch.Tensor]) -> MethodOutput:
         """NT-Xent on two views, each (B, C, H, W), encoded in one pass."""

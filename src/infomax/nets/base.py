@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from infomax.validation import InputError
 
-__all__ = ["LAYERS", "EncoderOutput", "check_images"]
+__all__ = ["LAYERS", "EncoderOutput", "check_images", "fit_input", "report_resize"]
+
+_log = logging.getLogger("infomax")
 
 #: Layer names :meth:`EncoderOutput.layer` accepts (the ``--layer`` of a probe).
 LAYERS = ("conv", "local", "fc", "y")
@@ -54,3 +58,37 @@ def check_images(x: torch.Tensor, channels: int, size: tuple[int, int], who: str
         raise InputError(
             f"{who} expects float images, got {x.dtype} (convert uint8 with Augment or x / 255)"
         )
+
+
+def fit_input(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize a float batch (B, C, H, W) to (B, C, *size), bilinear; unchanged when it fits.
+
+    Encoders call it on images whose size their layers cannot take (see
+    :func:`report_resize`), so the same resize happens in training and in evaluation.
+    """
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def report_resize(
+    name: str, image_size: tuple[int, int], net_size: tuple[int, int], needs: str
+) -> None:
+    """Log (level WARNING, logger ``infomax``) that an encoder resizes its input, and why.
+
+    Args:
+        name: the encoder's name ("dim-conv").
+        image_size: the images' (height, width).
+        net_size: the (height, width) the layers see.
+        needs: what the layers need ("sides that are multiples of 8").
+    """
+    if image_size == net_size:
+        return
+    (h, w), (nh, nw) = image_size, net_size
+    order = "" if h == w and nh == nw else " (height x width)"
+    _log.warning(
+        "images are %dx%d%s; %s needs %s, so it resizes them to %dx%d (bilinear, inside the "
+        "encoder: the same at training and evaluation; pass --image-size to resize once when "
+        "decoding instead)",
+        h, w, order, name, needs, nh, nw,
+    )  # fmt: skip

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from infomax.nets.base import EncoderOutput, check_images
+from infomax.nets.base import EncoderOutput, check_images, fit_input, report_resize
 from infomax.validation import InputError
 
 __all__ = ["DIMConvEncoder"]
@@ -40,13 +40,22 @@ class DIMConvEncoder(nn.Module):
 
     Args:
         in_channels: image channels.
-        image_size: input height and width (an int: square); each must be a
-            multiple of ``2 ** len(widths)``.
+        image_size: input height and width (an int: square). The convolutions
+            need multiples of ``2 ** len(widths)``; other sizes are resized
+            (bilinear, inside :meth:`forward`) up to the next multiple, and a
+            warning says so.
         out_dim: size of the output ``y``.
         widths: output channels of each convolution.
         fc_dim: units of the fully connected layer.
         local_index: which convolution's output is ``local`` (0-based); None:
             the second to last (index 1 for the default three).
+        resize: resize inputs the convolutions cannot take; False: refuse such
+            an ``image_size`` with :class:`InputError`.
+
+    Attributes:
+        image_size: the (height, width) of the images it is given.
+        net_size: the (height, width) the convolutions see (``image_size``
+            rounded up to a multiple of ``2 ** len(widths)``).
 
     Shapes:
         input: (B, in_channels, H, W) float.
@@ -62,6 +71,7 @@ class DIMConvEncoder(nn.Module):
         widths: Sequence[int] = (64, 128, 256),
         fc_dim: int = 1024,
         local_index: int | None = None,
+        resize: bool = True,
     ) -> None:
         super().__init__()
         self.in_channels = int(in_channels)
@@ -71,11 +81,16 @@ class DIMConvEncoder(nn.Module):
             raise InputError("widths must name at least one convolution")
         factor = 2 ** len(widths)
         h, w = self.image_size
-        if h % factor or w % factor or h < factor or w < factor:
+        if not resize and (h % factor or w % factor or h < factor or w < factor):
             raise InputError(
                 f"DIMConvEncoder with {len(widths)} stride-2 convolutions needs an image size "
                 f"that is a multiple of {factor}, got {h}x{w}"
             )
+        self.net_size = (-(-h // factor) * factor, -(-w // factor) * factor)
+        report_resize(
+            "dim-conv", self.image_size, self.net_size, f"sides that are multiples of {factor}"
+        )
+        h, w = self.net_size
         if local_index is None:
             local_index = max(len(widths) - 2, 0)
         if not 0 <= local_index < len(widths):
@@ -107,6 +122,7 @@ class DIMConvEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         """Encode a batch (B, C, H, W) into local, conv, fc and y features."""
         check_images(x, self.in_channels, self.image_size, "DIMConvEncoder")
+        x = fit_input(x, self.net_size)
         local = x
         for i, conv in enumerate(self.convs):
             x = conv(x)

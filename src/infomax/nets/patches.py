@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomax.nets.base import EncoderOutput, check_images
+from infomax.nets.base import EncoderOutput, check_images, fit_input, report_resize
 from infomax.nets.dim_conv import DIMConvEncoder, _pair
 from infomax.validation import InputError
 
@@ -32,6 +32,9 @@ class PatchEncoder(nn.Module):
         widths: the per-patch conv net's channels.
         fc_dim: the per-patch conv net's fc width.
         pooled: side of the pooled ``conv`` grid handed to probes.
+        resize: resize images the patches do not tile exactly up to the next
+            size they do (bilinear, inside :meth:`forward`, with a warning);
+            False: refuse such an ``image_size`` with :class:`InputError`.
 
     Shapes:
         input: (B, C, H, W) float.
@@ -52,19 +55,32 @@ class PatchEncoder(nn.Module):
         widths: Sequence[int] = (64, 128, 256),
         fc_dim: int = 1024,
         pooled: int = 4,
+        resize: bool = True,
     ) -> None:
         super().__init__()
         self.in_channels = int(in_channels)
         self.image_size = _pair(image_size)
         h, w = self.image_size
-        if patch > min(h, w) or stride < 1 or (h - patch) % stride or (w - patch) % stride:
+        if patch < 1 or stride < 1:
+            raise InputError(f"patch and stride must be positive, got {patch} and {stride}")
+        if not resize and (patch > min(h, w) or (h - patch) % stride or (w - patch) % stride):
             raise InputError(
                 f"patches of {patch} at stride {stride} must tile {h}x{w} exactly "
                 "((size - patch) divisible by stride)"
             )
+
+        def tiled(side: int) -> int:
+            return patch + -(-max(side - patch, 0) // stride) * stride
+
+        self.net_size = (tiled(h), tiled(w))
+        report_resize(
+            "patch-dim", self.image_size, self.net_size,
+            f"sides that patches of {patch} at stride {stride} tile exactly",
+        )  # fmt: skip
+        h, w = self.net_size
         self.patch, self.stride = int(patch), int(stride)
         self.grid = ((h - patch) // stride + 1, (w - patch) // stride + 1)
-        self.inner = DIMConvEncoder(in_channels, patch, out_dim, widths, fc_dim)
+        self.inner = DIMConvEncoder(in_channels, patch, out_dim, widths, fc_dim, resize=False)
         c, ch, cw = self.inner.conv_shape
         channels = c * ch * cw  # each patch's conv map, flattened
         self.pooled = int(pooled)
@@ -82,6 +98,7 @@ class PatchEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         """Encode every patch; return grids and pooled features (see the class docstring)."""
         check_images(x, self.in_channels, self.image_size, "PatchEncoder")
+        x = fit_input(x, self.net_size)
         batch = x.shape[0]
         gh, gw = self.grid
         out = self.inner(self.patches(x))

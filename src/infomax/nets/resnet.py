@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from infomax.nets.base import EncoderOutput, check_images
+from infomax.nets.base import EncoderOutput, check_images, fit_input, report_resize
 from infomax.nets.dim_conv import _pair
 from infomax.validation import InputError
 
@@ -54,10 +54,14 @@ class ResNet18(nn.Module):
 
     Args:
         in_channels: image channels.
-        image_size: input height and width (an int: square), at least 8.
+        image_size: input height and width (an int: square). Any size from
+            8 up is taken as it is; a smaller side is resized (bilinear, inside
+            :meth:`forward`) to 8, and a warning says so.
         out_dim: size of the output ``y``.
         local_layer: which stage's map is ``local``: "layer3" (256x8x8 for
             32x32 input, the default) or "layer4" (512x4x4).
+        resize: resize inputs smaller than 8x8; False: refuse them with
+            :class:`InputError`.
 
     Shapes:
         input: (B, in_channels, H, W) float.
@@ -71,13 +75,17 @@ class ResNet18(nn.Module):
         image_size: int | Sequence[int] = 32,
         out_dim: int = 64,
         local_layer: str = "layer3",
+        resize: bool = True,
     ) -> None:
         super().__init__()
         self.in_channels = int(in_channels)
         self.image_size = _pair(image_size)
         h, w = self.image_size
-        if h < 8 or w < 8:
+        if not resize and (h < 8 or w < 8):
             raise InputError(f"ResNet18 needs images of at least 8x8, got {h}x{w}")
+        self.net_size = (max(h, 8), max(w, 8))
+        report_resize("resnet18", self.image_size, self.net_size, "sides of at least 8")
+        h, w = self.net_size
         if local_layer not in ("layer3", "layer4"):
             raise InputError(f"local_layer must be 'layer3' or 'layer4', got {local_layer!r}")
         self.local_layer = local_layer
@@ -109,6 +117,7 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         """Encode a batch (B, C, H, W) into local, conv, fc and y features."""
         check_images(x, self.in_channels, self.image_size, "ResNet18")
+        x = fit_input(x, self.net_size)
         x = self.layer2(self.layer1(self.stem(x)))
         h3 = self.layer3(x)
         h4 = self.layer4(h3)

@@ -1,0 +1,122 @@
+"""Collect the bmi suite's JSON lines into one result file and print its tables.
+
+Reads ``tasks.json`` written by ``tasks.py`` and the JSON lines of ``run_bmi.py`` and
+``run_infomax.py``; writes ``benchmarks/results/bmi_suite.json`` (every cell, and per
+task and per family the mean estimate, |error| and wall time of each estimator) and
+prints the tables. Per task, |error| is ``|mean over seeds - true MI|``; "within" is
+``|error| <= max(0.1 nats, 10% of the true MI)``.
+
+    python benchmarks/bmi_suite/collect.py --tasks runs/bmi-tasks \
+        --results runs/bmi-tasks/bmi.jsonl runs/bmi-tasks/infomax.jsonl \
+        --json benchmarks/results/bmi_suite.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _record import write_result  # noqa: E402
+
+
+def tolerance(true_mi: float) -> float:
+    """The accuracy goal of a task: max(0.1 nats, 10% of its true MI)."""
+    return max(0.1, 0.1 * true_mi)
+
+
+def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-task and per-family summaries of every estimator's cells."""
+    by_cell: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_cell[(row["task"], row["estimator"])].append(row)
+    estimators = sorted({row["estimator"] for row in rows})
+    per_task = []
+    for task in tasks:
+        entry: dict[str, Any] = {k: task[k] for k in ("id", "family", "dim_x", "dim_y", "mi_true")}
+        for name in estimators:
+            cells = [r for r in by_cell.get((task["id"], name), []) if r["mi"] is not None]
+            if not cells:
+                continue
+            mean = sum(r["mi"] for r in cells) / len(cells)
+            entry[name] = {
+                "mean": mean,
+                "abs_error": abs(mean - task["mi_true"]),
+                "within": abs(mean - task["mi_true"]) <= tolerance(task["mi_true"]),
+                "seeds": len(cells),
+                "seconds": sum(r["seconds"] for r in cells) / len(cells),
+            }
+        per_task.append(entry)
+    per_family: dict[str, dict[str, Any]] = {}
+    for family in dict.fromkeys(t["family"] for t in tasks):
+        members = [e for e in per_task if e["family"] == family]
+        summary: dict[str, Any] = {"tasks": len(members)}
+        for name in estimators:
+            done = [e[name] for e in members if name in e]
+            if not done:
+                continue
+            closest = sum(
+                1
+                for e in members
+                if name in e
+                and e[name]["abs_error"]
+                <= min(e[o]["abs_error"] for o in estimators if o in e) + 1e-12
+            )
+            summary[name] = {
+                "tasks_done": len(done),
+                "mean_abs_error": sum(d["abs_error"] for d in done) / len(done),
+                "within": sum(d["within"] for d in done),
+                "closest": closest,
+            }
+        per_family[family] = summary
+    return {"estimators": estimators, "per_task": per_task, "per_family": per_family}
+
+
+def family_table(summary: dict[str, Any]) -> str:
+    """Markdown: per family, each estimator's mean |error| / within / closest."""
+    names = summary["estimators"]
+    lines = ["| family | tasks | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    for family, entry in summary["per_family"].items():
+        cells = []
+        for name in names:
+            s = entry.get(name)
+            cells.append(
+                ""
+                if s is None
+                else f"{s['mean_abs_error']:.3f} ({s['within']}/{s['tasks_done']}, {s['closest']})"
+            )
+        lines.append(f"| {family} | {entry['tasks']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=Path, required=True)
+    parser.add_argument("--results", type=Path, nargs="+", required=True)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    tasks = json.loads((args.tasks / "tasks.json").read_text())
+    rows = [
+        json.loads(line)
+        for path in args.results
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    for row in rows:
+        if row.get("mi") is not None and not math.isfinite(row["mi"]):
+            row["mi"] = None
+    summary = summarise(tasks, rows)
+    print("mean |error| in nats (tasks within max(0.1, 10%) / tasks run, tasks closest)")
+    print(family_table(summary))
+    if args.json:
+        write_result(args.json, {"tasks": tasks, "cells": rows, **summary})
+
+
+if __name__ == "__main__":
+    main()
