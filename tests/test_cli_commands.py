@@ -98,9 +98,12 @@ def test_train_tcl_then_eval_through_main(tcl_files, capsys: pytest.CaptureFixtu
     result = json.loads(capsys.readouterr().out)
     assert result["mcc"] == pytest.approx(expected, abs=1e-12)
     assert result["random_init"] is False
-    # Without --sources: one line naming the fix.
+    # Without --sources (eval) or --data (train): one line naming the fix.
     assert main(["eval", str(run)]) == 2
     assert "--sources" in capsys.readouterr().err
+    assert main(["train", "tcl", "--segments", "200", "--out", str(folder / "r2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("infomax: error: train tcl needs --data FILE") and "Traceback" not in err
 
 
 def test_train_pair_through_main_matches_the_library(

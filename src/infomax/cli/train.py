@@ -258,6 +258,9 @@ def run(args: argparse.Namespace) -> int:
     if args.method == "tcl":
         from infomax.tcl.cli import run_train as run_tcl
 
+        if args.data is None:
+            raise InputError("train tcl needs --data FILE: the observations x, one row a time step")
+
         return run_tcl(args)
 
     from infomax.train import result_to_json, train
