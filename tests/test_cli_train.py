@@ -125,7 +125,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("extra", "message"),
     [
         (["--device", "cuda:99"], "device 'cuda:99'"),
-        (["--device", "foo"], "unknown device 'foo'; use cpu, cuda, cuda:N"),
+        (["--device", "foo"], "unknown device 'foo'; use --device cpu, cuda, cuda:N"),
         (["--option", "critic_dim=32,gamma=abc"], "option gamma takes a number"),
         (["--option", "critic_dim=32,estimator=3"], "option estimator takes a name"),
     ],
