@@ -40,6 +40,7 @@ __all__ = [
     "StudentTCopulaRatio",
     "elliptical_correlation",
     "fit_student_t_correlation",
+    "keep_invertible",
     "kendall_tau",
     "student_t_scores",
 ]
@@ -135,6 +136,26 @@ def student_t_scores(u: Tensor, dof: float) -> Tensor:
     return _interpolate(_quantile_table(float(dof)), u)
 
 
+#: Smallest eigenvalue :func:`keep_invertible` leaves a correlation matrix.
+MIN_EIGENVALUE = 1e-6
+
+
+def keep_invertible(correlation: Tensor, floor: float = MIN_EIGENVALUE) -> Tensor:
+    """``correlation`` (d, d), shrunk toward the identity just enough that its smallest
+    eigenvalue is at least ``floor``; returned unchanged when it already is.
+
+    Duplicated or collinear columns make a sample correlation singular; the
+    convex combination ``(1 - a) R + a I`` keeps the unit diagonal and lifts
+    every eigenvalue ``l`` to ``(1 - a) l + a``.
+    """
+    smallest = float(torch.linalg.eigvalsh(correlation).min())
+    if smallest >= floor:
+        return correlation
+    weight = (floor - smallest) / (1.0 - smallest)
+    eye = torch.eye(correlation.shape[0], dtype=correlation.dtype)
+    return (1.0 - weight) * correlation + weight * eye
+
+
 def fit_student_t_correlation(
     u: Tensor | np.ndarray,
     dof: float,
@@ -166,13 +187,13 @@ def fit_student_t_correlation(
     scores = student_t_scores(torch.as_tensor(u, dtype=torch.float64), dof)
     n, d = scores.shape
     scatter = torch.eye(d, dtype=torch.float64) if start is None else torch.as_tensor(start)
-    scatter = scatter.to(torch.float64)
+    scatter = keep_invertible(scatter.to(torch.float64))
     for _ in range(iterations):
         q = torch.linalg.solve(scatter, scores.T).T.mul(scores).sum(1).clamp(min=0)
         weights = (dof + d) / (dof + q)
         updated = (scores * weights[:, None]).T @ scores / n
         scale = updated.diagonal().rsqrt()
-        updated = updated * scale[:, None] * scale[None, :]
+        updated = keep_invertible(updated * scale[:, None] * scale[None, :])
         change = float((updated - scatter).abs().max())
         scatter = updated
         if change < tol:

@@ -68,7 +68,7 @@ from infomax.result import MIEstimate
 from infomax.validation import InputError, validate_conditioning, validate_pair, validate_rows
 from infomax.warm_start import INITS, warm_start
 
-__all__ = ["DEFAULTS", "estimate_cmi", "estimate_mi"]
+__all__ = ["DEFAULTS", "auto_batch_size", "estimate_cmi", "estimate_mi", "min_rows"]
 
 #: Defaults of :func:`estimate_mi`, chosen on the tasks of BENCHMARKS.md.
 DEFAULTS: dict[str, Any] = {
@@ -86,13 +86,39 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: The smallest training batch :func:`auto_batch_size` chooses on small data.
+MIN_AUTO_BATCH = 8
+
+
+def min_rows(batch_size: int, heldout: float) -> int:
+    """Rows ``estimate_mi`` needs for a training batch and an evaluation batch per held-out set.
+
+    Each held-out set (validation and test, ``heldout / 2`` of the rows each) needs
+    one evaluation batch of ``min(batch_size, 256)`` rows (the all-pairs read-out
+    uses every held-out row, whatever their number), and the training rows one batch.
+    """
+    held_rows = min(batch_size, 256)
+    needed = batch_size + math.ceil(2 * held_rows / heldout) if 0 < heldout < 1 else 0
+    return max(needed, 2 * batch_size + 2)
+
+
+def auto_batch_size(n_rows: int, heldout: float) -> int:
+    """The default training batch for ``n_rows`` rows: ``DEFAULTS["batch_size"]`` where they
+    allow it, else the largest batch (at least :data:`MIN_AUTO_BATCH`) that
+    :func:`min_rows` allows."""
+    batch = int(DEFAULTS["batch_size"])
+    while batch > MIN_AUTO_BATCH and min_rows(batch, heldout) > n_rows:
+        batch -= 1
+    return batch
+
+
 def estimate_mi(
     x: Any,
     y: Any,
     *,
     bound: str = DEFAULTS["bound"],
     critic: CriticSpec = DEFAULTS["critic"],
-    batch_size: int = DEFAULTS["batch_size"],
+    batch_size: int | None = None,
     eval_batch_size: int | None = None,
     steps: int = DEFAULTS["steps"],
     lr: float = DEFAULTS["lr"],
@@ -132,7 +158,10 @@ def estimate_mi(
             one. Single-bound estimates only (not with ``subviews``). ``concat``
             runs its MLP on all ``B^2`` pairs of a batch, so lower ``batch_size``
             with it.
-        batch_size: training minibatch size (InfoNCE is capped at its log).
+        batch_size: training minibatch size (InfoNCE is capped at its log). None:
+            ``DEFAULTS["batch_size"]``, or on small data the largest size that
+            leaves the held-out sets an evaluation batch each
+            (:func:`auto_batch_size`).
         eval_batch_size: batch size of the held-out estimate (default
             ``max(batch_size, 1024)``, or ``batch_size`` with ``subviews``;
             lowered where needed so the held-out rows give at least 4 batches).
@@ -191,6 +220,9 @@ def estimate_mi(
         )
     if given is not None and subviews is not None:
         raise InputError("given and subviews cannot be combined: given z sets the sub-view")
+    auto_batch = batch_size is None
+    if auto_batch:
+        batch_size = MIN_AUTO_BATCH
     if batch_size < 2:
         raise InputError(f"batch_size must be at least 2, got {batch_size}")
     if init not in INITS:
@@ -199,12 +231,10 @@ def estimate_mi(
         raise InputError("a critic factory is for single-bound estimates; with subviews, name one")
     # DEMI's conditional terms depend on K, so by default they are read out at the training K.
     chain = subviews is not None or given is not None
+    xa, ya = validate_pair(x, y, min_samples=min_rows(batch_size, heldout))
+    if auto_batch:
+        batch_size = auto_batch_size(xa.shape[0], heldout)
     eval_batch_size = eval_batch_size or (batch_size if chain else max(batch_size, 1024))
-    # The held-out sets each need an evaluation batch (up to 256 rows; the all-pairs read-out
-    # uses every held-out row whatever their number).
-    held_rows = min(batch_size, 256)
-    min_samples = batch_size + math.ceil(2 * held_rows / heldout) if 0 < heldout < 1 else 0
-    xa, ya = validate_pair(x, y, min_samples=max(min_samples, 2 * batch_size + 2))
     if given is not None:
         za = validate_conditioning(given, xa.shape[0])
         xa, subviews = np.concatenate([za, xa], axis=1), [za.shape[1]]

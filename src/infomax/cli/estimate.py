@@ -39,7 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--critic", help="critic: quadratic (default), separable, bilinear or concat"
     )
-    parser.add_argument("--batch-size", type=positive_int, help="training batch size")
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="training batch size (default 512; on small data the largest that leaves "
+        "each held-out set an evaluation batch)",
+    )
     parser.add_argument("--steps", type=positive_int, help="maximum training steps")
     parser.add_argument("--seed", type=int, help="random seed (split, initialisation, batches)")
     parser.add_argument(

@@ -1,0 +1,61 @@
+"""estimate_mi on awkward data: duplicated columns, small samples."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from infomax import estimate_mi
+from infomax.copula import MIN_EIGENVALUE, keep_invertible
+from infomax.estimate import DEFAULTS, MIN_AUTO_BATCH, auto_batch_size, min_rows
+from infomax.validation import InputError
+
+
+def _gaussian(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    """x ~ N(0, I_3), y = x + e: I(x; y) = 3/2 log 2 nats."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    return x, x + rng.normal(size=(n, 3)), 1.5 * math.log(2.0)
+
+
+def test_keep_invertible_lifts_a_singular_correlation_and_leaves_others_alone():
+    v = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)
+    singular = torch.eye(3, dtype=torch.float64)
+    singular[0, 1] = singular[1, 0] = 1.0  # a duplicated column
+    fixed = keep_invertible(singular)
+    eigenvalues = torch.linalg.eigvalsh(fixed)
+    assert float(eigenvalues.min()) == pytest.approx(MIN_EIGENVALUE, rel=1e-6)
+    assert torch.allclose(fixed.diagonal(), torch.ones(3, dtype=torch.float64))
+    assert float(v @ fixed @ v) > 0
+    regular = torch.tensor([[1.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    assert keep_invertible(regular) is regular
+
+
+def test_a_duplicated_column_gives_the_same_mi():
+    x, y, true_mi = _gaussian(3000)
+    duplicated = np.concatenate([x, x[:, :1]], axis=1)  # I([x, x_1]; y) = I(x; y)
+    result = estimate_mi(duplicated, y, progress=False, steps=500)
+    assert abs(result.mi - true_mi) < 0.15
+
+
+def test_small_data_gets_a_batch_it_can_hold():
+    assert auto_batch_size(50_000, 0.3) == DEFAULTS["batch_size"]
+    for n in (62, 100, 300, 1000, 2218):
+        batch = auto_batch_size(n, 0.3)
+        assert MIN_AUTO_BATCH <= batch < DEFAULTS["batch_size"]
+        assert min_rows(batch, 0.3) <= n < min_rows(batch + 1, 0.3)
+
+
+def test_one_hundred_rows_give_an_estimate_with_a_wide_error_bar():
+    x, y, true_mi = _gaussian(100)
+    result = estimate_mi(x, y, progress=False)
+    assert math.isfinite(result.mi) and result.n_heldout == 15
+    assert result.stderr > 0.1  # 15 test rows: the estimate is known to a fraction of a nat
+    assert -0.5 < result.mi < true_mi + 1.0
+
+
+def test_too_few_rows_still_name_the_minimum():
+    x, y, _ = _gaussian(40)
+    with pytest.raises(InputError, match=f"at least {min_rows(MIN_AUTO_BATCH, 0.3)} are needed"):
+        estimate_mi(x, y, progress=False)
