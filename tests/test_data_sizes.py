@@ -93,7 +93,7 @@ def test_other_sizes_and_encoders_train_a_step(
     config = json.loads((run / "config.json").read_text())
     assert config["image_size"] == [side, side] and config["in_channels"] == 3
 
-    from infomax.checkpoint import load_encoder
+    from infomax.train.run_folder import load_encoder
 
     loaded, _ = load_encoder(run)
     assert loaded.image_size == (side, side) and loaded.net_size == (net, net)

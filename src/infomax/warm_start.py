@@ -17,6 +17,7 @@ wherever the data's copula is neither.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -73,7 +74,9 @@ def warm_start(
     validation rows as the checkpoints are. The ``dof`` are tried from the
     largest down and the search stops after two successive falls of the
     validation estimate. The best t start is kept if it beats the Gaussian one
-    by more than :data:`STUDENT_T_MARGIN` nats, else the Gaussian start.
+    by more than :data:`STUDENT_T_MARGIN` nats, else the Gaussian start; and the
+    critic as built (zero: no start, ``"none"``) is kept when no copula beats it,
+    as when many more columns than rows make the fitted copula meaningless.
 
     Args:
         objective: the single-bound objective.
@@ -84,7 +87,7 @@ def warm_start(
 
     Returns:
         The start's description for the result's ``info`` (empty: no warm start):
-        ``{"start": "gaussian" | "student_t", "start_dof": ..., "start_candidates":
+        ``{"start": "none" | "gaussian" | "student_t", "start_dof": ..., "start_candidates":
         {name: validation estimate}}``.
     """
     if not isinstance(objective.critic, QuadraticSeparableCritic) or init is None:
@@ -100,8 +103,10 @@ def warm_start(
         result = float(terms.sum())
         return result if math.isfinite(result) else -math.inf
 
+    at_zero = copy.deepcopy(critic.state_dict())
+    scores = {"none": value()}  # the critic as built: the quadratic model and residual at zero
     critic.init_gaussian(x_train, y_train)
-    scores = {"gaussian": value()}
+    scores["gaussian"] = value()
     if x_train.shape[1] + y_train.shape[1] <= MAX_ELLIPTICAL_DIM:
         rows = torch.cat([x_train, y_train], 1)
         # The fixed point converges from any start; the normal scores' correlation is a
@@ -120,7 +125,10 @@ def warm_start(
                 break
     best = max(scores, key=scores.__getitem__)
     info: dict[str, Any] = {"start_candidates": scores}
-    if best == "gaussian" or scores[best] < scores["gaussian"] + STUDENT_T_MARGIN:
+    if best == "none":
+        critic.load_state_dict(at_zero)
+        info.update(start="none")
+    elif best == "gaussian" or scores[best] < scores["gaussian"] + STUDENT_T_MARGIN:
         critic.init_gaussian(x_train, y_train)
         info.update(start="gaussian")
     else:

@@ -142,7 +142,13 @@ def run(args: argparse.Namespace) -> int:
     start = result.info.get("start")
     if start is not None:
         dof = result.info.get("start_dof")
-        described = f"Student-t copula, dof {dof:g}" if dof else f"{start} copula"
+        described = (
+            f"Student-t copula, dof {dof:g}"
+            if dof
+            else "none (no copula beat the critic at zero on the validation rows)"
+            if start == "none"
+            else f"{start} copula"
+        )
         print(f"start: {described}")
     if result.n_train > 0:
         print(f"samples: {result.n_train} to fit, {result.n_heldout} held out for the estimate")
