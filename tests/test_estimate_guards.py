@@ -8,7 +8,7 @@ import torch
 
 from infomax import estimate_mi
 from infomax.copula import MIN_EIGENVALUE, keep_invertible
-from infomax.estimate import DEFAULTS, MIN_AUTO_BATCH, auto_batch_size, min_rows
+from infomax.estimate import DEFAULTS, MIN_AUTO_BATCH, auto_batch_size, min_rows, range_warnings
 from infomax.validation import InputError
 
 
@@ -59,3 +59,19 @@ def test_too_few_rows_still_name_the_minimum():
     x, y, _ = _gaussian(40)
     with pytest.raises(InputError, match=f"at least {min_rows(MIN_AUTO_BATCH, 0.3)} are needed"):
         estimate_mi(x, y, progress=False)
+
+
+def test_range_warnings_flag_negative_estimates_and_estimates_near_the_cap():
+    assert range_warnings(0.5, cap=math.log(100 * 99)) == []
+    (negative,) = range_warnings(-0.2, cap=None)
+    assert "negative (-0.200 nats)" in negative
+    (capped,) = range_warnings(8.9, cap=math.log(100 * 99))
+    assert "within a nat of the read-out's cap (9.20 nats)" in capped
+
+
+def test_independent_data_read_out_negative_come_with_the_warning():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(600, 4)), rng.normal(size=(600, 4))
+    result = estimate_mi(x, y, progress=False, steps=300)
+    assert abs(result.mi) < 0.1
+    assert (result.mi < 0) == any("negative" in w for w in result.info["warnings"])

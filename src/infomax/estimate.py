@@ -68,7 +68,14 @@ from infomax.result import MIEstimate
 from infomax.validation import InputError, validate_conditioning, validate_pair, validate_rows
 from infomax.warm_start import INITS, warm_start
 
-__all__ = ["DEFAULTS", "auto_batch_size", "estimate_cmi", "estimate_mi", "min_rows"]
+__all__ = [
+    "DEFAULTS",
+    "auto_batch_size",
+    "estimate_cmi",
+    "estimate_mi",
+    "min_rows",
+    "range_warnings",
+]
 
 #: Defaults of :func:`estimate_mi`, chosen on the tasks of BENCHMARKS.md.
 DEFAULTS: dict[str, Any] = {
@@ -330,6 +337,15 @@ def estimate_mi(
         },
         estimate=terms,
     )
+    n_test = len(test_idx)
+    cap = (
+        math.log(n_test * (n_test - 1))
+        if all_pairs
+        else math.log(eval_batch_size)
+        if bound == "infonce" and subviews is None
+        else None
+    )
+    result.info["warnings"].extend(range_warnings(result.mi, cap))
     if isinstance(objective, CriticObjective):
         result.scorer = _Scorer(objective.critic, px, py, xa.shape[1], ya.shape[1])
     return result
@@ -360,6 +376,29 @@ class _Scorer:
         finally:
             self.critic.train(was_training)
         return out.double().numpy()
+
+
+def range_warnings(mi: float, cap: float | None) -> list[str]:
+    """Warnings for an estimate (nats) outside what the read-out can report faithfully.
+
+    MI is never negative, so a negative estimate means the critic found no
+    dependence that holds on the test rows. A read-out cannot exceed its cap
+    (``log N(N-1)`` for the all-pairs DV over ``N`` test rows, ``log B`` for
+    InfoNCE over batches of ``B``); within a nat of it the true MI may be higher.
+    """
+    out = []
+    if mi < 0:
+        out.append(
+            f"the estimate is negative ({mi:.3f} nats) and MI never is: the critic found no "
+            "dependence that holds on the test rows (the MI is about 0, or there are too few "
+            "rows for this many columns)"
+        )
+    if cap is not None and math.isfinite(mi) and mi > cap - 1.0:
+        out.append(
+            f"the estimate ({mi:.2f} nats) is within a nat of the read-out's cap ({cap:.2f} "
+            "nats): the true MI may be higher; give more rows"
+        )
+    return out
 
 
 def _summarise(
