@@ -8,7 +8,8 @@ import torch
 
 from infomax import estimate_mi
 from infomax.copula import MIN_EIGENVALUE, keep_invertible
-from infomax.estimate import DEFAULTS, MIN_AUTO_BATCH, auto_batch_size, min_rows, range_warnings
+from infomax.estimate import DEFAULTS
+from infomax.safeguards import MIN_AUTO_BATCH, auto_batch_size, min_rows, range_warnings
 from infomax.validation import InputError
 
 

@@ -45,7 +45,6 @@ the estimate is about 0. Measured accuracy and wall time: BENCHMARKS.md.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -65,23 +64,24 @@ from infomax.objectives import (
 from infomax.objectives.critic import unknown_bound
 from infomax.preprocess import make_preprocess
 from infomax.result import MIEstimate
+from infomax.safeguards import (
+    DEFAULT_BATCH_SIZE,
+    MIN_AUTO_BATCH,
+    auto_batch_size,
+    min_rows,
+    range_warnings,
+    readout_cap,
+)
 from infomax.validation import InputError, validate_conditioning, validate_pair, validate_rows
 from infomax.warm_start import INITS, warm_start
 
-__all__ = [
-    "DEFAULTS",
-    "auto_batch_size",
-    "estimate_cmi",
-    "estimate_mi",
-    "min_rows",
-    "range_warnings",
-]
+__all__ = ["DEFAULTS", "estimate_cmi", "estimate_mi"]
 
 #: Defaults of :func:`estimate_mi`, chosen on the tasks of BENCHMARKS.md.
 DEFAULTS: dict[str, Any] = {
     "bound": "contrastive_dv",
     "critic": "quadratic",
-    "batch_size": 512,
+    "batch_size": DEFAULT_BATCH_SIZE,
     "eval_batch_size": 1024,
     "steps": 2500,
     "lr": 1e-3,
@@ -91,32 +91,6 @@ DEFAULTS: dict[str, Any] = {
     "preprocess": "rank",
     "init": "elliptical",
 }
-
-
-#: The smallest training batch :func:`auto_batch_size` chooses on small data.
-MIN_AUTO_BATCH = 8
-
-
-def min_rows(batch_size: int, heldout: float) -> int:
-    """Rows ``estimate_mi`` needs for a training batch and an evaluation batch per held-out set.
-
-    Each held-out set (validation and test, ``heldout / 2`` of the rows each) needs
-    one evaluation batch of ``min(batch_size, 256)`` rows (the all-pairs read-out
-    uses every held-out row, whatever their number), and the training rows one batch.
-    """
-    held_rows = min(batch_size, 256)
-    needed = batch_size + math.ceil(2 * held_rows / heldout) if 0 < heldout < 1 else 0
-    return max(needed, 2 * batch_size + 2)
-
-
-def auto_batch_size(n_rows: int, heldout: float) -> int:
-    """The default training batch for ``n_rows`` rows: ``DEFAULTS["batch_size"]`` where they
-    allow it, else the largest batch (at least :data:`MIN_AUTO_BATCH`) that
-    :func:`min_rows` allows."""
-    batch = int(DEFAULTS["batch_size"])
-    while batch > MIN_AUTO_BATCH and min_rows(batch, heldout) > n_rows:
-        batch -= 1
-    return batch
 
 
 def estimate_mi(
@@ -168,7 +142,7 @@ def estimate_mi(
         batch_size: training minibatch size (InfoNCE is capped at its log). None:
             ``DEFAULTS["batch_size"]``, or on small data the largest size that
             leaves the held-out sets an evaluation batch each
-            (:func:`auto_batch_size`).
+            (:func:`infomax.safeguards.auto_batch_size`).
         eval_batch_size: batch size of the held-out estimate (default
             ``max(batch_size, 1024)``, or ``batch_size`` with ``subviews``;
             lowered where needed so the held-out rows give at least 4 batches).
@@ -321,7 +295,7 @@ def estimate_mi(
         objective, xt[test_idx], yt[test_idx], eval_batch_size
     )
     all_pairs = readout == "all-pairs"
-    result = _summarise(
+    result = fit.summarise(
         objective,
         per_batch,
         diags,
@@ -337,13 +311,9 @@ def estimate_mi(
         },
         estimate=terms,
     )
-    n_test = len(test_idx)
-    cap = (
-        math.log(n_test * (n_test - 1))
-        if all_pairs
-        else math.log(eval_batch_size)
-        if bound == "infonce" and subviews is None
-        else None
+    infonce_batches = bound == "infonce" and subviews is None
+    cap = readout_cap(
+        len(test_idx) if all_pairs else None, eval_batch_size if infonce_batches else None
     )
     result.info["warnings"].extend(range_warnings(result.mi, cap))
     if isinstance(objective, CriticObjective):
@@ -376,90 +346,6 @@ class _Scorer:
         finally:
             self.critic.train(was_training)
         return out.double().numpy()
-
-
-def range_warnings(mi: float, cap: float | None) -> list[str]:
-    """Warnings for an estimate (nats) outside what the read-out can report faithfully.
-
-    MI is never negative, so a negative estimate means the critic found no
-    dependence that holds on the test rows. A read-out cannot exceed its cap
-    (``log N(N-1)`` for the all-pairs DV over ``N`` test rows, ``log B`` for
-    InfoNCE over batches of ``B``); within a nat of it the true MI may be higher.
-    """
-    out = []
-    if mi < 0:
-        out.append(
-            f"the estimate is negative ({mi:.3f} nats) and MI never is: the critic found no "
-            "dependence that holds on the test rows (the MI is about 0, or there are too few "
-            "rows for this many columns)"
-        )
-    if cap is not None and math.isfinite(mi) and mi > cap - 1.0:
-        out.append(
-            f"the estimate ({mi:.2f} nats) is within a nat of the read-out's cap ({cap:.2f} "
-            "nats): the true MI may be higher; give more rows"
-        )
-    return out
-
-
-def _summarise(
-    objective: Objective,
-    per_batch: Tensor,
-    diags: list[dict[str, float]],
-    fitted: dict[str, Any],
-    *,
-    name: str,
-    n_train: int,
-    n_heldout: int,
-    extra: dict[str, Any],
-    estimate: Tensor | None = None,
-) -> MIEstimate:
-    """Estimate per term and in total, standard error across held-out batches or groups.
-
-    ``estimate`` (n_terms,) overrides the mean of ``per_batch`` (the all-pairs
-    read-out, whose value is not the mean of its row groups' values).
-    """
-    n_batches = per_batch.shape[0]
-
-    def stderr(values: Tensor) -> float:
-        return (
-            float(values.std(unbiased=True) / math.sqrt(n_batches)) if n_batches > 1 else math.nan
-        )
-
-    totals = per_batch.sum(dim=1)
-    if estimate is None:
-        estimate = per_batch.mean(dim=0)
-    terms = []
-    if per_batch.shape[1] > 1:
-        for k, term_name in enumerate(objective.term_names):
-            terms.append(
-                {"name": term_name, "mi": float(estimate[k]), "stderr": stderr(per_batch[:, k])}
-            )
-    info: dict[str, Any] = {
-        "seconds": fitted["seconds"],
-        "best_step": fitted["best_step"],
-        "steps_run": fitted["steps_run"],
-        "heldout_batches": n_batches,
-        **extra,
-    }
-    if diags and diags[0]:
-        keys = diags[0].keys()
-        info["diagnostics"] = {k: float(np.mean([d[k] for d in diags])) for k in keys}
-    info["warnings"] = objective.warnings(info.get("diagnostics", {}))
-    if not math.isfinite(float(estimate.sum())):
-        info["warnings"].append(
-            "the estimate is not finite: the critic diverged; try a lower lr or another bound"
-        )
-    return MIEstimate(
-        mi=float(estimate.sum()),
-        stderr=stderr(totals),
-        bound=name,
-        n_train=n_train,
-        n_heldout=n_heldout,
-        history=fitted["history"],
-        heldout_curve=fitted["heldout_curve"],
-        terms=terms,
-        info=info,
-    )
 
 
 def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:

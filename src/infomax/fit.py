@@ -25,6 +25,7 @@ from infomax.distributed import all_reduce_gradients, is_distributed
 from infomax.numerics import flush_denormals
 from infomax.objectives import Objective
 from infomax.progress import Progress
+from infomax.result import MIEstimate
 from infomax.validation import InputError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "batched_terms",
     "heldout_terms",
     "split_rows",
+    "summarise",
     "train_objective",
 ]
 
@@ -225,3 +227,64 @@ def train_objective(
         "steps_run": step,
         "seconds": time.perf_counter() - start,
     }
+
+
+def summarise(
+    objective: Objective,
+    per_batch: Tensor,
+    diags: list[dict[str, float]],
+    fitted: dict[str, Any],
+    *,
+    name: str,
+    n_train: int,
+    n_heldout: int,
+    extra: dict[str, Any],
+    estimate: Tensor | None = None,
+) -> MIEstimate:
+    """Estimate per term and in total, standard error across held-out batches or groups.
+
+    ``estimate`` (n_terms,) overrides the mean of ``per_batch`` (the all-pairs
+    read-out, whose value is not the mean of its row groups' values).
+    """
+    n_batches = per_batch.shape[0]
+
+    def stderr(values: Tensor) -> float:
+        return (
+            float(values.std(unbiased=True) / math.sqrt(n_batches)) if n_batches > 1 else math.nan
+        )
+
+    totals = per_batch.sum(dim=1)
+    if estimate is None:
+        estimate = per_batch.mean(dim=0)
+    terms = []
+    if per_batch.shape[1] > 1:
+        for k, term_name in enumerate(objective.term_names):
+            terms.append(
+                {"name": term_name, "mi": float(estimate[k]), "stderr": stderr(per_batch[:, k])}
+            )
+    info: dict[str, Any] = {
+        "seconds": fitted["seconds"],
+        "best_step": fitted["best_step"],
+        "steps_run": fitted["steps_run"],
+        "heldout_batches": n_batches,
+        **extra,
+    }
+    if diags and diags[0]:
+        keys = diags[0].keys()
+        info["diagnostics"] = {k: float(np.mean([d[k] for d in diags])) for k in keys}
+    info["warnings"] = objective.warnings(info.get("diagnostics", {}))
+    if not math.isfinite(float(estimate.sum())):
+        info["warnings"].append(
+            "the estimate is not finite: the critic diverged; try a lower lr or another bound"
+        )
+    return MIEstimate(
+        mi=float(estimate.sum()),
+        stderr=stderr(totals),
+        bound=name,
+        n_train=n_train,
+        n_heldout=n_heldout,
+        history=fitted["history"],
+        heldout_curve=fitted["heldout_curve"],
+        terms=terms,
+        info=info,
+    )
