@@ -76,3 +76,10 @@ def test_independent_data_read_out_negative_come_with_the_warning():
     result = estimate_mi(x, y, progress=False, steps=300)
     assert abs(result.mi) < 0.1
     assert (result.mi < 0) == any("negative" in w for w in result.info["warnings"])
+
+
+def test_more_columns_than_training_rows_are_refused_with_the_fix():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(300, 120)), rng.normal(size=(300, 120))  # 210 training rows
+    with pytest.raises(InputError, match="240 columns in all for 210 training rows.*PCA"):
+        estimate_mi(x, y, progress=False)

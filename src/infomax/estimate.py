@@ -68,6 +68,7 @@ from infomax.safeguards import (
     DEFAULT_BATCH_SIZE,
     MIN_AUTO_BATCH,
     auto_batch_size,
+    check_width,
     min_rows,
     range_warnings,
     readout_cap,
@@ -227,6 +228,7 @@ def estimate_mi(
             f"only {len(train_idx)} training rows for batch size {batch_size}; "
             "lower --batch-size or --heldout, or give more samples"
         )
+    check_width(xa.shape[1] + ya.shape[1], len(train_idx))
     # At least 4 held-out batches, so the standard error is defined (never below batch_size).
     eval_batch_size = min(
         eval_batch_size,

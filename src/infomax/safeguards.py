@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 
+from infomax.validation import InputError
+
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "MIN_AUTO_BATCH",
     "auto_batch_size",
+    "check_width",
     "min_rows",
     "range_warnings",
     "readout_cap",
@@ -45,6 +48,24 @@ def auto_batch_size(n_rows: int, heldout: float) -> int:
     while batch > MIN_AUTO_BATCH and min_rows(batch, heldout) > n_rows:
         batch -= 1
     return batch
+
+
+def check_width(columns: int, train_rows: int) -> None:
+    """Refuse data with at least as many columns (x and y together) as training rows.
+
+    There the training pairs are separable by a linear critic and the fitted
+    copulas are singular, so the held-out estimate measures over-fitting, not
+    dependence (it was tens of thousands of nats below zero).
+
+    Raises:
+        InputError: naming both numbers and the fixes.
+    """
+    if columns >= train_rows:
+        raise InputError(
+            f"X and Y have {columns} columns in all for {train_rows} training rows: a critic "
+            "can tell every training pair apart, so the estimate would mean nothing; reduce "
+            f"the columns (e.g. PCA) or give more rows (more than {columns} to train on)"
+        )
 
 
 def range_warnings(mi: float, cap: float | None) -> list[str]:
