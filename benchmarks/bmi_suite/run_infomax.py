@@ -5,21 +5,18 @@ there are skipped, so a stopped run resumes. ``default`` is ``estimate_mi`` with
 option at its default; ``ksg`` is infomax's k-NN reference (``bound="ksg"``).
 
     .venv/bin/python benchmarks/bmi_suite/run_infomax.py --tasks runs/bmi-tasks \
-        --results runs/bmi-tasks/infomax.jsonl
+        --results benchmarks/bmi_suite/cells/infomax.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from cells import append_cell, pending
 
 import infomax
 
@@ -27,23 +24,6 @@ ESTIMATORS: dict[str, dict[str, Any]] = {
     "default": {},
     "ksg": {"bound": "ksg"},
 }
-
-
-def read_sample(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The (x, y) arrays of one of bmi's CSV files (columns X0.. then Y0..)."""
-    with path.open() as handle:
-        rows = list(csv.reader(handle))
-    header, values = rows[0], np.asarray(rows[1:], dtype=np.float64)
-    x_cols = [i for i, name in enumerate(header) if name.startswith("X")]
-    y_cols = [i for i, name in enumerate(header) if name.startswith("Y")]
-    return values[:, x_cols], values[:, y_cols]
-
-
-def done_cells(results: Path) -> set[tuple[str, int, str]]:
-    if not results.exists():
-        return set()
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    return {(r["task"], r["seed"], r["estimator"]) for r in rows}
 
 
 def main() -> None:
@@ -57,35 +37,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    names = [n for n in args.estimators.split(",") if n]
-    listing = json.loads((args.tasks / "tasks.json").read_text())
-    done = done_cells(args.results)
-    for task in listing:
-        if args.only and not re.search(args.only, task["id"]):
-            continue
-        for seed in (int(s) for s in args.seeds.split(",")):
-            x, y = read_sample(args.tasks / task["id"] / f"{args.rows}-{seed}.csv")
-            for name in names:
-                if (task["id"], seed, name) in done:
-                    continue
-                start = time.perf_counter()
-                result = infomax.estimate_mi(x, y, seed=seed, **ESTIMATORS[name])
-                row = {
-                    "task": task["id"],
-                    "seed": seed,
-                    "estimator": f"infomax-{name}",
-                    "mi": float(result.mi),
-                    "stderr": float(result.stderr),
-                    "ci90": list(getattr(result, "ci90", None) or []) or None,
-                    "seconds": round(time.perf_counter() - start, 3),
-                }
-                with args.results.open("a") as out:
-                    out.write(json.dumps(row) + "\n")
-                print(
-                    f"{task['id']:55s} s{seed} {name:8s} {row['mi']:8.3f} "
-                    f"(true {task['mi_true']:.3f}) {row['seconds']:.1f} s",
-                    flush=True,
-                )
+    names = [f"infomax-{n}" for n in args.estimators.split(",") if n]
+    cells = pending(args.tasks, args.results, names, args.only, args.rows, args.seeds)
+    for task, seed, x, y, name in cells:
+        start = time.perf_counter()
+        options = ESTIMATORS[name.removeprefix("infomax-")]
+        result = infomax.estimate_mi(x, y, seed=seed, progress=False, **options)
+        row = {
+            "task": task["id"],
+            "seed": seed,
+            "estimator": name,
+            "mi": float(result.mi),
+            "stderr": float(result.stderr),
+            "ci90": result.info.get("ci90"),
+            "warnings": result.info.get("warnings", []),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        append_cell(args.results, row, task["mi_true"])
 
 
 if __name__ == "__main__":
