@@ -99,6 +99,7 @@ def run_training(args: argparse.Namespace) -> None:
         config = TrainConfig(
             method=method, data=args.data, minutes=args.minutes, batch_size=args.batch_size,
             seed=args.seed, threads=args.threads, **overrides,
+            **({"log_every": args.log_every} if args.log_every else {}),
         )  # fmt: skip
         resume = (run / "checkpoint.pt").is_file()
         started = time.time()
@@ -237,6 +238,7 @@ def main() -> None:
         "--summary-file", default="summary.json", help="summary: file name written under --out"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--log-every", type=int, help="train: steps between log lines")
     parser.add_argument("--probe", default="linear")
     parser.add_argument("--layer", default="conv")
     args = parser.parse_args()
