@@ -10,7 +10,10 @@ from torch import nn
 from infomax.nets.base import EncoderOutput, check_images, fit_input, report_resize
 from infomax.validation import InputError
 
-__all__ = ["DIMConvEncoder"]
+__all__ = ["NORMS", "DIMConvEncoder"]
+
+#: Normalisation layers the DIM conv net can use (``norm``).
+NORMS = ("batch", "layer")
 
 
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -51,6 +54,12 @@ class DIMConvEncoder(nn.Module):
             the second to last (index 1 for the default three).
         resize: resize inputs the convolutions cannot take; False: refuse such
             an ``image_size`` with :class:`InputError`.
+        norm: "batch" (BatchNorm, the paper's) or "layer": each convolution's
+            output normalised over its channels and positions per image
+            (``GroupNorm(1, C)``) and the fc layer by ``LayerNorm``, so no
+            statistic is shared across the batch (CPC v2's choice for patch
+            encoders: BatchNorm lets the patches of a batch exchange information).
+            Both have the same parameters.
 
     Attributes:
         image_size: the (height, width) of the images it is given.
@@ -72,8 +81,12 @@ class DIMConvEncoder(nn.Module):
         fc_dim: int = 1024,
         local_index: int | None = None,
         resize: bool = True,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
+        if norm not in NORMS:
+            raise InputError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        self.norm = norm
         self.in_channels = int(in_channels)
         self.image_size = _pair(image_size)
         widths = tuple(int(w) for w in widths)
@@ -102,7 +115,7 @@ class DIMConvEncoder(nn.Module):
             layers.append(
                 nn.Sequential(
                     nn.Conv2d(channels, width, kernel_size=4, stride=2, padding=1, bias=False),
-                    nn.BatchNorm2d(width),
+                    nn.BatchNorm2d(width) if norm == "batch" else nn.GroupNorm(1, width),
                     nn.ReLU(inplace=True),
                 )
             )
@@ -113,7 +126,9 @@ class DIMConvEncoder(nn.Module):
         self.conv_shape = (widths[-1], h // factor, w // factor)
         flat = widths[-1] * (h // factor) * (w // factor)
         self.fc = nn.Sequential(
-            nn.Linear(flat, fc_dim), nn.BatchNorm1d(fc_dim), nn.ReLU(inplace=True)
+            nn.Linear(flat, fc_dim),
+            nn.BatchNorm1d(fc_dim) if norm == "batch" else nn.LayerNorm(fc_dim),
+            nn.ReLU(inplace=True),
         )
         self.out = nn.Linear(fc_dim, out_dim)
         self.fc_dim = int(fc_dim)
