@@ -187,11 +187,11 @@ def test_estimate_given_calls_estimate_cmi(
     fake: FakeEstimate, pair: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     z = _save(tmp_path / "z.npy", np.arange(3000.0))
-    assert main(["estimate", *pair, "--given", z, "--conditional", "var", "--steps", "3"]) == 0
+    assert main(["estimate", *pair, "--given", z, "--conditional", "bo", "--steps", "3"]) == 0
     name, args, kwargs = fake.calls[0]
     assert name == "estimate_cmi"
     np.testing.assert_array_equal(args[2], np.arange(3000.0))
-    assert kwargs == {"conditional": "var", "steps": 3, "progress": None}
+    assert kwargs == {"conditional": "bo", "steps": 3, "progress": None}
     assert capsys.readouterr().out.startswith("I(X; Y | Z) = 1.2500 ± 0.0500 nats")
 
 

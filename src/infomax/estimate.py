@@ -45,12 +45,13 @@ the estimate is about 0. Measured accuracy and wall time: BENCHMARKS.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from infomax import fit
 from infomax.bounds import bound_names
@@ -58,8 +59,8 @@ from infomax.objectives import (
     REFERENCE_BOUNDS,
     CriticObjective,
     CriticSpec,
-    DecomposedObjective,
     Objective,
+    build_objective,
 )
 from infomax.objectives.critic import unknown_bound
 from infomax.preprocess import make_preprocess
@@ -73,10 +74,17 @@ from infomax.safeguards import (
     range_warnings,
     readout_cap,
 )
-from infomax.validation import InputError, validate_conditioning, validate_pair, validate_rows
+from infomax.scorer import CriticScorer
+from infomax.validation import InputError, validate_conditioning, validate_pair
 from infomax.warm_start import INITS, warm_start
 
-__all__ = ["DEFAULTS", "KSG_OPTIONS", "estimate_cmi", "estimate_mi"]
+__all__ = ["AUTO_CRITICS", "DEFAULTS", "KSG_OPTIONS", "estimate_cmi", "estimate_mi"]
+
+#: The critics ``critic="auto"`` trains for a single bound; the validation rows choose.
+#: The quadratic one (warm-started at a fitted copula) is exact where the rank transform
+#: leaves a Gaussian or Student-t copula; the separable MLP makes no such assumption and
+#: learns non-monotone dependence that the quadratic one's start steers it away from.
+AUTO_CRITICS = ("quadratic", "separable")
 
 #: Options ``estimate_mi(bound="ksg", ...)`` passes on to :func:`infomax.reference.ksg`.
 KSG_OPTIONS = ("k", "jitter", "marginal_norm", "algorithm")
@@ -84,7 +92,7 @@ KSG_OPTIONS = ("k", "jitter", "marginal_norm", "algorithm")
 #: Defaults of :func:`estimate_mi`, chosen on the tasks of BENCHMARKS.md.
 DEFAULTS: dict[str, Any] = {
     "bound": "contrastive_dv",
-    "critic": "quadratic",
+    "critic": "auto",
     "batch_size": DEFAULT_BATCH_SIZE,
     "eval_batch_size": 1024,
     "steps": 2500,
@@ -133,16 +141,19 @@ def estimate_mi(
             read-out over all held-out pairs), ``smile``, ``infonce``, ``nwj``,
             ``tuba``, ``dv``, ``mine``, ``jsd``, ``interpolated``; or the
             non-neural ``ksg`` and ``gaussian`` (see :mod:`infomax.reference`).
-        critic: ``quadratic`` (default, :class:`~infomax.critics.QuadraticSeparableCritic`),
-            ``separable``, ``bilinear`` or ``concat``; or your own critic, as a
-            factory ``critic(x_dim, y_dim, **critic_kwargs)`` returning an
-            ``nn.Module`` that maps x (B, d_x) and y (M, d_y) to scores (B, M),
-            nats. A subclass of :class:`~infomax.critics.QuadraticSeparableCritic`
-            gets the warm start; a :class:`~infomax.critics.Critic` that declares
-            embeddings gets the all-pairs read-out, any other module the batched
-            one. Single-bound estimates only (not with ``subviews``). ``concat``
-            runs its MLP on all ``B^2`` pairs of a batch, so lower ``batch_size``
-            with it.
+        critic: ``auto`` (default): for a single bound, each critic of
+            :data:`AUTO_CRITICS` is trained and the one with the best validation
+            estimate reports (``info["critic"]``, ``info["critic_candidates"]``);
+            with ``subviews``, ``separable``. Or one of ``quadratic``
+            (:class:`~infomax.critics.QuadraticSeparableCritic`), ``separable``,
+            ``bilinear``, ``concat``; or your own critic, as a factory
+            ``critic(x_dim, y_dim, **critic_kwargs)`` returning an ``nn.Module``
+            that maps x (B, d_x) and y (M, d_y) to scores (B, M), nats. A subclass
+            of :class:`~infomax.critics.QuadraticSeparableCritic` gets the warm
+            start; a :class:`~infomax.critics.Critic` that declares embeddings gets
+            the all-pairs read-out, any other module the batched one. Single-bound
+            estimates only (not with ``subviews``). ``concat`` runs its MLP on all
+            ``B^2`` pairs of a batch, so lower ``batch_size`` with it.
         batch_size: training minibatch size (InfoNCE is capped at its log). None:
             ``DEFAULTS["batch_size"]``, or on small data the largest size that
             leaves the held-out sets an evaluation batch each
@@ -169,7 +180,7 @@ def estimate_mi(
         split_seed: seeds the train / validation / test split instead of ``seed``
             (None: ``seed``). Fixing it while varying ``seed`` retrains on the same
             rows, which separates the training's own spread from the split's.
-        max_seconds: wall-clock training budget.
+        max_seconds: wall-clock training budget (shared by the candidate critics).
         progress: progress bar (None: only on a terminal).
         subviews: DEMI chain-rule decomposition over nested sub-views of x:
             prefix widths ``[w_1, ..., w_{n-1}]`` (x_k = x[:, :w_k], x_n = x).
@@ -254,59 +265,68 @@ def estimate_mi(
     py = make_preprocess(preprocess, ya[train_idx])
     xt, yt = torch.from_numpy(px(xa)), torch.from_numpy(py(ya))
 
-    torch.manual_seed(seed)
     built_here = objective is None  # a ready-made objective keeps its own start
-    if objective is None:
-        if subviews is not None:
-            # The quadratic critic is for the single-bound read-out; DEMI's terms use
-            # separable critics by default.
-            objective = DecomposedObjective(
-                xt.shape[1],
-                yt.shape[1],
-                list(subviews),
-                conditional=conditional,
-                critic="separable" if critic == "quadratic" else critic,
-                critic_kwargs=critic_kwargs,
-            )
-            # I_VAR: start each q(y | x') at its maximum-likelihood fit on the training rows.
-            objective.fit_samplers(xt[train_idx], yt[train_idx])
-        else:
-            objective = CriticObjective(
-                xt.shape[1],
-                yt.shape[1],
+    if objective is not None:
+        names: tuple[str, ...] = ("given",)
+    elif critic == "auto":
+        names = ("separable",) if subviews is not None else AUTO_CRITICS
+    else:
+        names = (critic,)  # type: ignore[assignment]
+    budget = None if max_seconds is None else max_seconds / len(names)
+    chosen: tuple[float, str, Objective, dict[str, Any], dict[str, Any]] | None = None
+    validation: dict[str, float] = {}
+    for name in names:
+        torch.manual_seed(seed)
+        candidate = (
+            objective
+            if objective is not None
+            else build_objective(
+                critic if name == "given" or callable(critic) else name,
+                xt,
+                yt,
+                train_idx,
                 bound=bound,
-                critic=critic,
+                subviews=subviews,
+                conditional=conditional,
                 critic_kwargs=critic_kwargs,
-                **bound_kwargs,
+                bound_kwargs=bound_kwargs,
             )
-    start_info: dict[str, Any] = {}
-    if built_here and isinstance(objective, CriticObjective):
-        start_info = warm_start(
-            objective,
-            init,
+        )
+        start_info: dict[str, Any] = {}
+        if built_here and isinstance(candidate, CriticObjective):
+            start_info = warm_start(
+                candidate,
+                init,
+                xt[train_idx],
+                yt[train_idx],
+                xt[val_idx],
+                yt[val_idx],
+                eval_batch_size,
+            )
+        fitted = fit.train_objective(
+            candidate,
             xt[train_idx],
             yt[train_idx],
             xt[val_idx],
             yt[val_idx],
-            eval_batch_size,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            steps=steps,
+            lr=lr,
+            eval_every=eval_every,
+            patience=patience,
+            seed=seed,
+            max_seconds=budget,
+            progress=progress,
+            lr_schedule=candidate.lr_schedule,
         )
-    fitted = fit.train_objective(
-        objective,
-        xt[train_idx],
-        yt[train_idx],
-        xt[val_idx],
-        yt[val_idx],
-        batch_size=batch_size,
-        eval_batch_size=eval_batch_size,
-        steps=steps,
-        lr=lr,
-        eval_every=eval_every,
-        patience=patience,
-        seed=seed,
-        max_seconds=max_seconds,
-        progress=progress,
-        lr_schedule=objective.lr_schedule,
-    )
+        validation[name] = max((value for _, value in fitted["heldout_curve"]), default=-math.inf)
+        if chosen is None or validation[name] > chosen[0]:
+            chosen = (validation[name], name, candidate, fitted, start_info)
+    assert chosen is not None
+    _, chosen_name, objective, fitted, start_info = chosen
+    if len(names) > 1:
+        start_info = {**start_info, "critic": chosen_name, "critic_candidates": validation}
     terms, per_batch, diags, readout = fit.heldout_terms(
         objective, xt[test_idx], yt[test_idx], eval_batch_size
     )
@@ -333,35 +353,8 @@ def estimate_mi(
     )
     result.info["warnings"].extend(range_warnings(result.mi, cap))
     if isinstance(objective, CriticObjective):
-        result.scorer = _Scorer(objective.critic, px, py, xa.shape[1], ya.shape[1])
+        result.scorer = CriticScorer(objective.critic, px, py, xa.shape[1], ya.shape[1])
     return result
-
-
-class _Scorer:
-    """Scores new raw rows with a trained critic, preprocessed as its training rows were."""
-
-    def __init__(
-        self,
-        critic: nn.Module,
-        px: Callable[[np.ndarray], np.ndarray],
-        py: Callable[[np.ndarray], np.ndarray],
-        x_dim: int,
-        y_dim: int,
-    ) -> None:
-        self.critic, self.px, self.py = critic, px, py
-        self.x_dim, self.y_dim = x_dim, y_dim
-
-    @torch.no_grad()
-    def __call__(self, x: Any, y: Any) -> np.ndarray:
-        xs = torch.from_numpy(self.px(validate_rows(x, self.x_dim, name="x")))
-        ys = torch.from_numpy(self.py(validate_rows(y, self.y_dim, name="y")))
-        was_training = self.critic.training
-        self.critic.train(False)
-        try:
-            out = torch.cat([self.critic(xs[i : i + 1024], ys) for i in range(0, len(xs), 1024)])
-        finally:
-            self.critic.train(was_training)
-        return out.double().numpy()
 
 
 def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:
@@ -370,7 +363,10 @@ def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:
     ``I(x; y | z) = I([z, x]; y) - I(z; y)``: DEMI's decomposition with the
     single sub-view ``z`` of the joint view ``[z, x]``. The conditional
     term is estimated directly (not as a difference of two estimates) with
-    the conditional estimator ``conditional`` (``is`` by default).
+    the conditional estimator ``conditional``: ``is`` (default) or ``bo``, whose
+    negatives come from the data itself. DEMI's ``var`` (negatives from a
+    linear-Gaussian ``q(y | z)``) is not offered here: its estimate is only as
+    right as that ``q``.
 
     Args:
         x: (N, d_x) samples.
@@ -382,6 +378,13 @@ def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:
         :class:`~infomax.result.MIEstimate` whose ``mi`` is the conditional
         term I(x; y | z); ``terms`` holds I(z; y) and I(x; y | z).
     """
+    if kwargs.get("conditional") == "var":
+        raise InputError(
+            "estimate_cmi does not offer conditional='var': I_VAR samples its negatives from "
+            "a linear-Gaussian q(y | z), and where p(y | z) is not linear-Gaussian the critic "
+            "learns the gap between them and reports it as I(x; y | z); use 'is' (default) or "
+            "'bo'"
+        )
     full = estimate_mi(x, y, given=z, **kwargs)
     conditional_term = full.terms[-1]
     full.info["chain_total"] = full.mi

@@ -68,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--conditional",
         choices=("is", "bo", "var"),
-        help="estimator of the conditional terms (with --subviews or --given)",
+        help="estimator of the conditional terms (with --subviews or --given; "
+        "var with --subviews only)",
     )
     parser.add_argument(
         "--given", metavar="Z", help="estimate the conditional MI I(X; Y | Z) given samples of Z"

@@ -4,9 +4,11 @@
   read-outs call, with defaults.
 * :mod:`~infomax.objectives.critic` — :class:`CriticObjective`: one critic, one bound.
 * :mod:`~infomax.objectives.decomposed` — :class:`DecomposedObjective`: DEMI's chain rule.
+* :mod:`~infomax.objectives.build` — :func:`build_objective`: the one ``estimate_mi`` trains.
 """
 
 from infomax.objectives.base import Objective
+from infomax.objectives.build import build_objective
 from infomax.objectives.critic import REFERENCE_BOUNDS, CriticObjective, CriticSpec, build_critic
 from infomax.objectives.decomposed import CONDITIONAL_ESTIMATORS, LOW_ESS, DecomposedObjective
 
@@ -19,4 +21,5 @@ __all__ = [
     "DecomposedObjective",
     "Objective",
     "build_critic",
+    "build_objective",
 ]
