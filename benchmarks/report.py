@@ -823,7 +823,7 @@ def dialogue_selection(report: Report) -> str:
                     text,
                     label + (" (the equal-step runs)" if runs[0]["reused"] else ""),
                     f"{sum(r['steps'] for r in runs) / len(runs):,.0f}",
-                    f"{sum(r['seconds'] for r in runs) / len(runs):.0f}",
+                    f"{sum(r['cpu_seconds'] for r in runs) / len(runs):.0f}",
                     *[_spread([r["selection"][k]["recall"] for r in runs]) for k in ks],
                     *subview,
                 ]
@@ -839,17 +839,17 @@ def dialogue_selection(report: Report) -> str:
         ["exact-ratio scorer from x, these candidates", "", "", "",
          *[f"{refs[k]['oracle']['recall']:.3f}" for k in ks], *[""] * len(ks)]
     )  # fmt: skip
-    header = ["objective", "budget", "steps", "train s"]
+    header = ["objective", "budget", "steps", "train CPU s"]
     header += [f"recall@1, K={k}" for k in ks] + [f"x' critic psi, K={k}" for k in ks]
     info, config = refs["information"], result["config"]
     stderr = max(r["selection"][k]["stderr"] for r in result["rows"] for k in ks)
-    log_batch = math.log(config["batch_size"])
+    log_batch, budget = math.log(config["batch_size"]), result["time_budget"]
     extra = (
         f"\n\nExact information on the test dialogues: I(x; y) = {info['mi_context']:.3f} nats, "
         f"I(x'; y) = {info['mi_subview']:.3f}, I(x; y | x') = {info['cmi']:.3f} "
         f"(batch {config['batch_size']}: InfoNCE's cap log B = {log_batch:.3f}). "
-        f"Equal time: {result['time_budget']['seconds']:.0f} s of training each, the mean time of "
-        f"{DIALOGUE_LABELS[result['time_budget']['slowest']]} at {config['steps']:,} steps. "
+        f"Equal time: {budget['cpu_seconds']:.0f} CPU s of training each, the mean of "
+        f"{DIALOGUE_LABELS[budget['slowest']]} at {config['steps']:,} steps. "
         f"{config['n_test']:,} test dialogues, seeds {', '.join(map(str, config['seeds']))}; one "
         f"run's standard error over test dialogues is at most {stderr:.3f}."
     )

@@ -221,6 +221,10 @@ def test_training_learns_and_is_reproducible() -> None:
         objective="infonce", steps=None, seconds=0.05, with_references=False, **kwargs
     )
     assert timed.stopped == "seconds" and timed.steps >= 1 and timed.seconds >= 0.05
+    cpu = train_dialogue(
+        objective="infonce", steps=None, seconds=0.05, clock="cpu", with_references=False, **kwargs
+    )
+    assert cpu.stopped == "seconds" and cpu.cpu_seconds >= 0.05 and cpu.seconds > 0
     assert timed.selection_subview is None
 
 
@@ -229,6 +233,8 @@ def test_training_refuses_bad_budgets() -> None:
         train_dialogue(steps=None, seconds=None)
     with pytest.raises(InputError, match="unknown objective"):
         train_dialogue(objective="nce")
+    with pytest.raises(InputError, match="clock must be wall or cpu"):
+        train_dialogue(seconds=1.0, clock="gpu")
     with pytest.raises(InputError, match="K=100"):
         train_dialogue(n_test=50, steps=1)
 

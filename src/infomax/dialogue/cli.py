@@ -50,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seconds", type=float, help="training-time budget in seconds (the first budget reached "
         "stops training)"
     )  # fmt: skip
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="what --seconds counts: wall-clock or CPU time in training steps (default: wall)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="dialogues a step (32)")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (2e-3)")
     parser.add_argument("--dim", type=int, default=64, help="embedding size (64)")
@@ -133,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         n_test=args.test,
         steps=steps,
         seconds=args.seconds,
+        clock=args.clock,
         batch_size=args.batch_size,
         lr=args.lr,
         dim=args.dim,

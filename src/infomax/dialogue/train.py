@@ -88,7 +88,10 @@ class DialogueResult:
         references: :func:`references` on the test corpus.
         history: ``(step, loss, mi)`` every ``log_every`` steps (nats).
         steps: optimiser steps taken.
-        seconds: time inside training steps (batching, forward, backward, update).
+        seconds: wall-clock time inside training steps (batching, forward, backward,
+            update).
+        cpu_seconds: the process's CPU time inside those steps (with one thread, the wall
+            time of an idle machine, not inflated by other jobs sharing the cores).
         stopped: "steps" or "seconds", the budget that ended training.
         config: the arguments of the run.
     """
@@ -100,6 +103,7 @@ class DialogueResult:
     history: list[tuple[int, float, float]] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     stopped: str = "steps"
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -112,6 +116,7 @@ class DialogueResult:
             "references": self.references,
             "steps": self.steps,
             "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
             "stopped": self.stopped,
             "final_loss": self.history[-1][1] if self.history else None,
             "history": [list(entry) for entry in self.history],
@@ -127,6 +132,7 @@ def train_dialogue(
     n_test: int = 2000,
     steps: int | None = 1000,
     seconds: float | None = None,
+    clock: str = "wall",
     batch_size: int = 32,
     lr: float = 2e-3,
     dim: int = 64,
@@ -149,6 +155,9 @@ def train_dialogue(
         n_train, n_test: dialogues drawn for training and for the test.
         steps: optimiser (Adam) steps; None: no step budget.
         seconds: training-time budget; None: none. At least one budget is needed.
+        clock: what ``seconds`` counts: "wall" (wall-clock time in training steps) or
+            "cpu" (the process's CPU time in them: a budget that other jobs on a shared
+            machine do not eat into).
         batch_size: dialogues a step; in-batch responses are the negatives.
         lr: Adam's learning rate.
         dim: embedding size; hidden: GRU state / transformer width.
@@ -171,6 +180,8 @@ def train_dialogue(
         raise InputError("give a training budget: steps, seconds or both")
     if (steps is not None and steps < 1) or (seconds is not None and seconds <= 0):
         raise InputError("the steps and seconds budgets must be positive")
+    if clock not in ("wall", "cpu"):
+        raise InputError(f"clock must be wall or cpu, got {clock!r}")
     if n_train < batch_size or batch_size < 2:
         raise InputError(f"batch size {batch_size} needs 2 <= batch size <= {n_train} dialogues")
     if max(ks) > n_test:
@@ -186,19 +197,20 @@ def train_dialogue(
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     history: list[tuple[int, float, float]] = []
-    spent, step, stopped = 0.0, 0, "steps"
+    spent, cpu_spent, step, stopped = 0.0, 0.0, 0, "steps"
     model.train()
     while steps is None or step < steps:
-        if seconds is not None and spent >= seconds:
+        if seconds is not None and (spent if clock == "wall" else cpu_spent) >= seconds:
             stopped = "seconds"
             break
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         batch = torch.randint(0, n_train, (batch_size,), generator=generator)
         loss, metrics = model.loss(context[batch], subview[batch], response[batch])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         spent += time.perf_counter() - start
+        cpu_spent += time.process_time() - cpu_start
         step += 1
         if step % log_every == 0:
             history.append((step, loss.item(), float(metrics["mi"])))
@@ -210,7 +222,7 @@ def train_dialogue(
         selection_subview = response_selection(psi, ks, seed=0)
     config = dict(
         objective=objective, encoder=encoder, n_train=n_train, n_test=n_test, steps=steps,
-        seconds=seconds, batch_size=batch_size, lr=lr, dim=dim, hidden=hidden,
+        seconds=seconds, clock=clock, batch_size=batch_size, lr=lr, dim=dim, hidden=hidden,
         temperature=temperature, weight_conditional=weight_conditional,
         subview_turns=subview_turns, ks=list(ks), seed=seed, data_seed=data_seed,
         spec=spec.to_dict(),
@@ -223,6 +235,7 @@ def train_dialogue(
         history=history,
         steps=step,
         seconds=spent,
+        cpu_seconds=cpu_spent,
         stopped=stopped,
         config=config,
     )
