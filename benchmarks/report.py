@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -838,6 +839,78 @@ def tcl_one_per_source(report: Report) -> str:
     return _tcl_table(report, ["tcl"])
 
 
+# --------------------------------------------------------------------------- dialogue
+
+DIALOGUE_LABELS = {"infonce": "InfoNCE (x, y)", "demi-bo": "DEMI, I_BO", "demi-is": "DEMI, I_IS"}
+
+
+def _spread(values: list[float]) -> str:
+    """``mean ± half the range`` over seeds, 3 decimals."""
+    return pm(float(sum(values) / len(values)), (max(values) - min(values)) / 2, 3)
+
+
+def dialogue_selection(report: Report) -> str:
+    """Recall@1 by objective and budget (mean ± half the range over seeds), then references."""
+    name = "dialogue"
+    result = report.data(name)
+    ks = [str(k) for k in result["config"]["ks"]]
+    rows = []
+    for budget, label in (("steps", "equal steps"), ("time", "equal time")):
+        for objective, text in DIALOGUE_LABELS.items():
+            runs = [
+                r for r in result["rows"] if (r["budget"], r["objective"]) == (budget, objective)
+            ]
+            if not runs:
+                continue
+            subview = [
+                _spread([r["selection_subview"][k]["recall"] for r in runs])
+                if runs[0]["selection_subview"]
+                else "-"
+                for k in ks
+            ]
+            rows.append(
+                [
+                    text,
+                    label + (" (the equal-step runs)" if runs[0]["reused"] else ""),
+                    f"{sum(r['steps'] for r in runs) / len(runs):,.0f}",
+                    f"{sum(r['cpu_seconds'] for r in runs) / len(runs):.0f}",
+                    *[_spread([r["selection"][k]["recall"] for r in runs]) for k in ks],
+                    *subview,
+                ]
+            )
+    refs = result["references"]
+    for text, key in (
+        ("chance, 1/K", "chance"),
+        ("Bayes from x' (last utterance), exact", "bayes_subview"),
+        ("Bayes from x (whole context), exact", "bayes"),
+    ):
+        rows.append([text, "", "", "", *[f"{refs[k][key]:.3f}" for k in ks], *[""] * len(ks)])
+    rows.append(
+        ["exact-ratio scorer from x, these candidates", "", "", "",
+         *[f"{refs[k]['oracle']['recall']:.3f}" for k in ks], *[""] * len(ks)]
+    )  # fmt: skip
+    header = ["objective", "budget", "steps", "train CPU s"]
+    header += [f"recall@1, K={k}" for k in ks] + [f"x' critic psi, K={k}" for k in ks]
+    info, config = refs["information"], result["config"]
+    stderr = max(r["selection"][k]["stderr"] for r in result["rows"] for k in ks)
+    log_batch, budget = math.log(config["batch_size"]), result["time_budget"]
+    extra = (
+        f"\n\nExact information on the test dialogues: I(x; y) = {info['mi_context']:.3f} nats, "
+        f"I(x'; y) = {info['mi_subview']:.3f}, I(x; y | x') = {info['cmi']:.3f} "
+        f"(batch {config['batch_size']}: InfoNCE's cap log B = {log_batch:.3f}). "
+        f"Equal time: {budget['cpu_seconds']:.0f} CPU s of training each, the mean of "
+        f"{DIALOGUE_LABELS[budget['slowest']]} at {config['steps']:,} steps. "
+        f"{config['n_test']:,} test dialogues, seeds {', '.join(map(str, config['seeds']))}; one "
+        f"run's standard error over test dialogues is at most {stderr:.3f}."
+    )
+    return (
+        table(header, rows, "ll" + "r" * (len(header) - 2))
+        + extra
+        + "\n\n"
+        + report.sources([name])
+    )
+
+
 TABLES: dict[str, Callable[[Report], str]] = {
     fn.__name__: fn
     for fn in (
@@ -868,6 +941,7 @@ TABLES: dict[str, Callable[[Report], str]] = {
         pair_audiovisual,
         tcl_overcomplete,
         tcl_one_per_source,
+        dialogue_selection,
     )
 }
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

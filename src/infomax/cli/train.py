@@ -2,8 +2,9 @@
 
 ``infomax train METHOD --data ...`` trains an encoder (:func:`infomax.train.train`);
 ``METHOD`` tcl fits TCL (:mod:`infomax.tcl.cli`). ``infomax train pair`` and
-``infomax train word2vec`` take options of their own (:mod:`infomax.pair.cli`):
-:func:`add_arguments` routes them to parsers of their own.
+``infomax train word2vec`` take options of their own (:mod:`infomax.pair.cli`), and so
+does ``infomax train dialogue`` (:mod:`infomax.dialogue.cli`): :func:`add_arguments`
+routes them to parsers of their own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = ["ROUTED", "add_arguments", "run"]
 ROUTED: dict[str, str] = {
     "pair": "two-modality InfoNCE on paired rows: --x A --y B",
     "word2vec": "skip-gram with negative sampling on a text file: --text FILE",
+    "dialogue": "response selection on a synthetic multi-turn corpus: InfoNCE or DEMI",
 }
 
 
@@ -58,8 +60,9 @@ def _method_help() -> str:
 
 def _routed_parser(parser: argparse.ArgumentParser, name: str) -> common.Parser:
     routed = common.Parser(prog=f"{parser.prog} {name}", description=ROUTED[name])
-    routed.set_defaults(run=_run_pair if name == "pair" else _run_word2vec)
-    routed.defer(_add_pair if name == "pair" else _add_word2vec)
+    add, run_routed = _ROUTES[name]
+    routed.set_defaults(run=run_routed)
+    routed.defer(add)
     return routed
 
 
@@ -75,6 +78,12 @@ def _add_word2vec(parser: argparse.ArgumentParser) -> None:
     add_word2vec_arguments(parser)
 
 
+def _add_dialogue(parser: argparse.ArgumentParser) -> None:
+    from infomax.dialogue.cli import add_arguments as add_dialogue_arguments
+
+    add_dialogue_arguments(parser)
+
+
 def _run_pair(args: argparse.Namespace) -> int:
     from infomax.pair.cli import run as run_pair
 
@@ -85,6 +94,20 @@ def _run_word2vec(args: argparse.Namespace) -> int:
     from infomax.pair.cli import run_word2vec
 
     return run_word2vec(args)
+
+
+def _run_dialogue(args: argparse.Namespace) -> int:
+    from infomax.dialogue.cli import run as run_dialogue
+
+    return run_dialogue(args)
+
+
+#: Each routed name's argument builder and runner (imported when used).
+_ROUTES = {
+    "pair": (_add_pair, _run_pair),
+    "word2vec": (_add_word2vec, _run_word2vec),
+    "dialogue": (_add_dialogue, _run_dialogue),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -42,7 +42,7 @@ from infomax.distributed import gather
 from infomax.methods.base import MethodOutput, ProjectedMethod
 from infomax.validation import InputError
 
-__all__ = ["CONDITIONALS", "SUBVIEWS", "DEMI", "MultiViewInfoNCE", "SubView"]
+__all__ = ["CONDITIONALS", "SUBVIEWS", "DEMI", "MultiViewInfoNCE", "SubView", "demi_loss"]
 
 #: Estimators of the conditional term.
 CONDITIONALS = ("bo", "is")
@@ -88,6 +88,47 @@ class SubView(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.op(x)
+
+
+def demi_loss(
+    psi: torch.Tensor,
+    phi: torch.Tensor,
+    conditional: str = "bo",
+    weight_subview: float = 1.0,
+    weight_conditional: float = 1.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """DEMI's loss from its two score matrices (see the module docstring).
+
+    Args:
+        psi: (B, B) unconditional critic ``psi(x'_i, y_j)``, positives on the diagonal.
+        phi: (B, B) conditional critic ``phi(x'_i, x_i, y_j)``.
+        conditional: "bo" (I_BO: InfoNCE of ``psi.detach() + phi``) or "is" (I_IS).
+        weight_subview: weight of ``InfoNCE(psi)``, the ``I(x'; y)`` term.
+        weight_conditional: weight of the conditional term.
+
+    Returns:
+        ``(loss, metrics)``: the scalar to minimise,
+        ``-(weight_subview * I(x'; y) + weight_conditional * conditional term)``, and the
+        detached ``mi_subview``, ``cmi`` (the ``I(x; y | x')`` estimate), ``mi`` (their
+        sum), all nats, plus ``ess`` for I_IS.
+    """
+    mi_subview = infonce(psi)
+    metrics: dict[str, torch.Tensor] = {}
+    if conditional == "bo":
+        boosted = infonce(psi.detach() + phi)
+        term = boosted
+        cmi = boosted.detach() - mi_subview.detach()
+    elif conditional == "is":
+        term, ess = importance_sampled_infonce(phi, psi)
+        cmi = term.detach()
+        metrics["ess"] = ess
+    else:
+        raise InputError(
+            f"unknown conditional estimator {conditional!r}; use one of {', '.join(CONDITIONALS)}"
+        )
+    loss = -(weight_subview * mi_subview + weight_conditional * term)
+    metrics.update(mi_subview=mi_subview.detach(), cmi=cmi, mi=mi_subview.detach() + cmi)
+    return loss, metrics
 
 
 class _ThreeViews(ProjectedMethod):
@@ -190,18 +231,9 @@ class DEMI(_ThreeViews):
         h_x, h_y, h_sub, features = self._embed(views)
         psi = self._scores(h_sub, h_y)  # (B, B): psi(x'_i, y_j)
         phi = self._scores(self.combine(torch.cat([h_sub, h_x], dim=1)), h_y)  # phi(x'_i, x_i, y_j)
-        mi_subview = infonce(psi)
-        metrics: dict[str, torch.Tensor] = {}
-        if self.conditional == "bo":
-            boosted = infonce(psi.detach() + phi)
-            conditional = boosted
-            cmi = boosted.detach() - mi_subview.detach()
-        else:
-            conditional, ess = importance_sampled_infonce(phi, psi)
-            cmi = conditional.detach()
-            metrics["ess"] = ess
-        loss = -(self.weight_subview * mi_subview + self.weight_conditional * conditional)
-        metrics.update(mi_subview=mi_subview.detach(), cmi=cmi, mi=mi_subview.detach() + cmi)
+        loss, metrics = demi_loss(
+            psi, phi, self.conditional, self.weight_subview, self.weight_conditional
+        )
         return MethodOutput(loss, metrics, features)
 
 
