@@ -214,6 +214,7 @@ def test_human_summary(
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
         f"I(X; Y) = 1.2500 ± 0.0500 nats = {1.25 * bits:.4f} ± {0.05 * bits:.4f} bits",
+        "90% interval: 1.1678 to 1.3322 nats (the read-out's sampling variance)",
         "bound: smile",
         "samples: 2100 to fit, 900 held out for the estimate",
     ]
@@ -234,6 +235,7 @@ def test_human_summary_with_terms_and_warnings(
     assert main(["estimate", *pair, "--subviews", "1"]) == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines()[1:] == [
+        "90% interval: 1.1678 to 1.3322 nats (the read-out's sampling variance)",
         "bound: demi-is",
         "samples: 2100 to fit, 900 held out for the estimate",
         "chain-rule terms:",
@@ -278,6 +280,7 @@ def test_json_output(
         "terms": [{"name": "t", "mi": 1.25, "stderr": 0.1}],
         "info": {"seconds": 1.5, "warnings": ["one batch"]},
         "mi_bits": 1.25 / math.log(2),
+        "ci90": None,
     }
     assert captured.err == "infomax: warning: one batch\n"
 
@@ -475,8 +478,9 @@ def test_subviews_end_to_end(pair: tuple[str, str], capsys: pytest.CaptureFixtur
     assert main([*argv, "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("I(X; Y) = ")
-    assert lines[3] == "chain-rule terms:"
-    assert len(lines) == 4 + 3  # one line per term: x_1, x_2 given x_1, x given x_2
+    assert lines[1].startswith("90% interval: ")
+    assert lines[4] == "chain-rule terms:"
+    assert len(lines) == 5 + 3  # one line per term: x_1, x_2 given x_1, x given x_2
 
 
 def test_gaussian_end_to_end(pair: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,7 +49,9 @@ def main() -> None:
             "estimator": name,
             "mi": float(result.mi),
             "stderr": float(result.stderr),
-            "ci90": result.info.get("ci90"),
+            "ci90": None if result.ci90 is None else list(result.ci90),
+            "critic": result.info.get("critic"),
+            "critic_candidates": result.info.get("critic_candidates"),
             "warnings": result.info.get("warnings", []),
             "seconds": round(time.perf_counter() - start, 3),
         }

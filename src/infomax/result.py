@@ -10,7 +10,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIEstimate"]
+__all__ = ["Z90", "MIEstimate"]
+
+#: The standard normal's 95% quantile: a two-sided 90% interval is ``mi -/+ Z90 stderr``.
+Z90 = 1.6448536269514722
 
 
 @dataclass
@@ -47,6 +50,20 @@ class MIEstimate:
     scorer: Callable[[Any, Any], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
+    def ci90(self) -> tuple[float, float] | None:
+        """The 90% interval ``mi -/+ 1.645 stderr`` of a held-out read-out, nats.
+
+        It covers the sampling variance of the held-out read-out (for the all-pairs
+        read-out, each row's influence through its row and its column of negatives); it
+        does not cover the spread of retraining on another split, nor a critic's bias.
+        None without a standard error, and for the estimators that fit nothing (KSG's
+        standard error is a rough guide, not an interval).
+        """
+        if self.n_train == 0 or not math.isfinite(self.stderr):
+            return None
+        return (self.mi - Z90 * self.stderr, self.mi + Z90 * self.stderr)
+
+    @property
     def mi_bits(self) -> float:
         """The estimate in bits."""
         return self.mi / math.log(2)
@@ -57,6 +74,7 @@ class MIEstimate:
             f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "scorer"
         }
         out["mi_bits"] = self.mi_bits
+        out["ci90"] = None if self.ci90 is None else list(self.ci90)
         if not include_curves:
             out.pop("history")
             out.pop("heldout_curve")

@@ -191,6 +191,9 @@ def run(args: argparse.Namespace) -> int:
         f"{label} = {result.mi:.4f}{plus_minus(result.stderr)} nats "
         f"= {result.mi * bits:.4f}{plus_minus(result.stderr * bits)} bits"
     )
+    if result.ci90 is not None:
+        low, high = result.ci90
+        print(f"90% interval: {low:.4f} to {high:.4f} nats (the read-out's sampling variance)")
     print(f"bound: {result.bound}")
     start = result.info.get("start")
     if start is not None:
