@@ -29,8 +29,7 @@ import numpy as np
 import torch
 
 from infomax.bench.demi_optimal import optimal_setting
-from infomax.bench.sampling import gaussian_pairs
-from infomax.distributions import rho_from_mi
+from infomax.distributions import gaussian_pairs, rho_from_mi
 from infomax.jsonable import write_json_atomic
 from infomax.numerics import flush_denormals
 from infomax.objectives import LOW_ESS, DecomposedObjective
