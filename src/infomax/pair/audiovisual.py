@@ -213,7 +213,7 @@ def run_audiovisual(
         sounds, images, dim=dim, hidden=hidden, steps=steps, batch_size=batch_size, k=k, seed=seed
     )
     rows = {"train": result.train_rows, "test": result.heldout_rows}
-    a, b = result.standardize_a(sounds), result.standardize_b(images)
+    a, b = result.standardized(sounds, images)
     trained = _model_row(result.model, a, b, rows, k)
     random = _model_row(result.initial_model, a, b, rows, k)
     return {

@@ -21,9 +21,10 @@ import torch
 from torch import Tensor
 
 from infomax.pair.model import PairModel, make_pair_encoder, symmetric_infonce, topk_accuracy
+from infomax.preprocess import Standardize
 from infomax.validation import InputError
 
-__all__ = ["PairResult", "Standardizer", "as_rows", "evaluate_pair", "train_pair"]
+__all__ = ["PairResult", "as_rows", "evaluate_pair", "train_pair"]
 
 
 def as_rows(data: Any, name: str) -> np.ndarray:
@@ -49,22 +50,13 @@ def as_rows(data: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-@dataclass
-class Standardizer:
-    """Per-feature mean and standard deviation, fitted on training rows only."""
+#: A feature whose standard deviation on the training rows is at most this keeps a scale of 1.
+MIN_STD = 1e-8
 
-    mean: np.ndarray
-    std: np.ndarray
 
-    @classmethod
-    def fit(cls, rows: np.ndarray) -> Standardizer:
-        """Fit on (N, ...) rows; a constant feature keeps a scale of 1."""
-        std = rows.std(axis=0)
-        return cls(rows.mean(axis=0), np.where(std > 1e-8, std, 1.0).astype(np.float32))
-
-    def __call__(self, rows: np.ndarray) -> Tensor:
-        """(N, ...) array -> standardised float32 tensor of the same shape."""
-        return torch.from_numpy(((rows - self.mean) / self.std).astype(np.float32))
+def _scaled(standardize: Standardize, rows: np.ndarray) -> Tensor:
+    """(N, ...) rows standardised per feature, as a float32 tensor."""
+    return torch.from_numpy(standardize(rows))
 
 
 def evaluate_pair(
@@ -117,7 +109,8 @@ class PairResult:
 
     Attributes:
         model: the trained critic (eval mode).
-        standardize_a, standardize_b: the per-feature scalings fitted on training rows.
+        standardize_a, standardize_b: the per-feature scalings fitted on training rows
+            (a feature whose spread is at most :data:`MIN_STD` keeps a scale of 1).
         heldout: the evaluation of the trained critic on the held-out pairs
             (see :func:`evaluate_pair`).
         random: the same evaluation of the critic at its random initialisation.
@@ -130,8 +123,8 @@ class PairResult:
     """
 
     model: PairModel
-    standardize_a: Standardizer
-    standardize_b: Standardizer
+    standardize_a: Standardize
+    standardize_b: Standardize
     heldout: dict[str, Any]
     random: dict[str, Any]
     initial_model: PairModel
@@ -141,12 +134,16 @@ class PairResult:
     config: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def standardized(self, a: Any, b: Any) -> tuple[Tensor, Tensor]:
+        """New rows of each modality, (N_a, ...) and (N_b, ...), scaled like the training rows."""
+        return _scaled(self.standardize_a, as_rows(a, "a")), _scaled(
+            self.standardize_b, as_rows(b, "b")
+        )
+
     def scores(self, a: Any, b: Any) -> Tensor:
         """Score matrix (N_a, N_b) of new rows under the trained critic, nats."""
-        ta = self.standardize_a(as_rows(a, "a"))
-        tb = self.standardize_b(as_rows(b, "b"))
         with torch.no_grad():
-            return self.model(ta, tb)
+            return self.model(*self.standardized(a, b))
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the configuration, JSON-ready."""
@@ -222,10 +219,16 @@ def train_pair(
     torch.manual_seed(seed)
     order = np.random.default_rng(seed).permutation(n)
     train_idx, test_idx = order[:n_train], order[n_train:]
-    standardize_a = Standardizer.fit(a_rows[train_idx])
-    standardize_b = Standardizer.fit(b_rows[train_idx])
-    train_a, train_b = standardize_a(a_rows[train_idx]), standardize_b(b_rows[train_idx])
-    test_a, test_b = standardize_a(a_rows[test_idx]), standardize_b(b_rows[test_idx])
+    standardize_a = Standardize(a_rows[train_idx], min_std=MIN_STD)
+    standardize_b = Standardize(b_rows[train_idx], min_std=MIN_STD)
+    train_a, train_b = (
+        _scaled(standardize_a, a_rows[train_idx]),
+        _scaled(standardize_b, b_rows[train_idx]),
+    )
+    test_a, test_b = (
+        _scaled(standardize_a, a_rows[test_idx]),
+        _scaled(standardize_b, b_rows[test_idx]),
+    )
 
     model = PairModel(
         make_pair_encoder(a_rows.shape[1:], encoder_a, dim, hidden, layers),
