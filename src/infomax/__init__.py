@@ -6,8 +6,7 @@ The top-level names are imported lazily, so ``import infomax`` (and the
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from infomax.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -38,12 +37,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'infomax' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -20,8 +20,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from infomax.lazy import lazy_exports
 
 _EXPORTS = {
     "load_dataset": "infomax.data.dataset",
@@ -42,12 +41,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'infomax.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
