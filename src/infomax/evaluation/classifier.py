@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from infomax.evaluation.checks import check_positive, check_probe_data, feature_stats, pick_device
 from infomax.evaluation.result import ProbeResult
+from infomax.minimise import minimise
 from infomax.progress import Progress
 from infomax.validation import InputError
 
@@ -100,19 +101,24 @@ def fit_classifier(
         best_state: dict[str, Tensor] | None = None
         best_epoch = epochs
         val_accuracy: float | None = None
+        shuffled = fit_rows
+        losses: list[float] = []
+
+        def batch_loss(b: int) -> Tensor:
+            idx = shuffled[(b - 1) * batch : b * batch]
+            xb = (xtr[idx].to(dev) - mean) / std
+            return F.cross_entropy(model(xb), ytr_dev[idx.to(dev)])
+
+        def record(_: int, loss: Tensor) -> None:
+            losses.append(loss.item())
+
         with Progress(epochs, f"{name} probe", enabled=progress) as bar:
             for epoch in range(1, epochs + 1):
                 model.train()
                 shuffled = fit_rows[torch.randperm(n_fit, generator=generator)]
-                total = 0.0
-                for b in range(per_epoch):
-                    idx = shuffled[b * batch : (b + 1) * batch]
-                    xb = (xtr[idx].to(dev) - mean) / std
-                    loss = F.cross_entropy(model(xb), ytr_dev[idx.to(dev)])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.item()
+                losses.clear()
+                minimise(optimizer, batch_loss, per_epoch, after_step=record)
+                total = sum(losses)
                 if n_val:
                     acc, val_loss = _score(model, xtr, ytr, mean, std, dev, val_rows)
                     if (acc, -val_loss) > best:

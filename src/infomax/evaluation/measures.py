@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from infomax.evaluation.checks import as_features, check_positive, feature_stats, pick_device
+from infomax.minimise import minimise
 from infomax.validation import InputError
 
 if TYPE_CHECKING:
@@ -106,15 +107,14 @@ def neural_dependency_measure(
             nn.ReLU(),
             nn.Linear(hidden, 1),
         ).to(dev)
-    optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
-    for _ in range(int(steps)):
+
+    def batch_loss(_: int) -> Tensor:
         rows = torch.randint(train.shape[0], (batch,), generator=generator).to(dev)
         joint = train[rows]
         marginal = _shuffle_columns(joint, generator)
-        loss = F.softplus(-critic(joint)).mean() + F.softplus(critic(marginal)).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        return F.softplus(-critic(joint)).mean() + F.softplus(critic(marginal)).mean()
+
+    minimise(torch.optim.Adam(critic.parameters(), lr=lr), batch_loss, int(steps))
     with torch.no_grad():
         positive = critic(held).mean()
         negative = torch.cat(

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from infomax.minimise import minimise
 from infomax.pair.model import PairModel, make_pair_encoder, symmetric_infonce, topk_accuracy
 from infomax.preprocess import Standardize
 from infomax.validation import InputError
@@ -237,20 +238,20 @@ def train_pair(
     )
     random = evaluate_pair(model, test_a, test_b, k)
     initial_model = copy.deepcopy(model).eval()
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     history: list[tuple[int, float]] = []
-    start = time.perf_counter()
-    model.train()
-    for step in range(1, steps + 1):
+
+    def batch_loss(_: int) -> Tensor:
         batch = torch.randperm(n_train, generator=generator)[:batch_size]
-        scores = model(train_a[batch], train_b[batch])
-        loss = -symmetric_infonce(scores)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        return -symmetric_infonce(model(train_a[batch], train_b[batch]))
+
+    def record(step: int, loss: Tensor) -> None:
         if step % log_every == 0 or step == steps:
             history.append((step, loss.item()))
+
+    start = time.perf_counter()
+    model.train()
+    minimise(torch.optim.Adam(model.parameters(), lr=lr), batch_loss, steps, after_step=record)
     seconds = time.perf_counter() - start
     model.eval()
     config = dict(
