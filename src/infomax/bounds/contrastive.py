@@ -34,6 +34,7 @@ from torch import Tensor
 
 from infomax.bounds.mine import MovingAveragePartition
 from infomax.bounds.registry import Bound, register, register_function
+from infomax.bounds.samples import dv_samples, infonce_samples, jsd_samples
 from infomax.bounds.scores import check_scores, log_mean_exp_offdiagonal, offdiagonal_mask
 
 __all__ = [
@@ -261,11 +262,8 @@ class ContrastiveDV(Bound):
     summary = "default: InfoNCE + DV training, DV over all test pairs"
     dv_readout = True
     objective_is_estimate = False
-    options = ("dv_weight",)
-
-    def __init__(self, dv_weight: float = 0.1) -> None:
-        super().__init__()
-        self.dv_weight = dv_weight
+    options = {"dv_weight": 0.1}
+    dv_weight: float
 
     def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         return dv(scores)
@@ -274,7 +272,7 @@ class ContrastiveDV(Bound):
         return contrastive_dv_objective(scores, self.dv_weight)
 
 
-register_function("infonce", infonce, "CPC, at most log B")
+register_function("infonce", infonce, "CPC, at most log B", samples=infonce_samples)
 register_function("nwj", nwj, "f-divergence bound")
 
 
@@ -290,7 +288,7 @@ class TUBA(Bound):
         return tuba(scores, 0.0 if log_baseline is None else log_baseline)
 
 
-register_function("dv", dv, "Donsker-Varadhan", dv_readout=True)
+register_function("dv", dv, "Donsker-Varadhan", dv_readout=True, samples=dv_samples)
 
 
 @register
@@ -300,11 +298,12 @@ class MINE(Bound):
     name = "mine"
     summary = "DV with a moving-average gradient"
     dv_readout = True
-    options = ("momentum",)
+    options = {"momentum": 0.01}
+    momentum: float
 
-    def __init__(self, momentum: float = 0.01) -> None:
-        super().__init__()
-        self.partition = MovingAveragePartition(momentum)
+    def __init__(self, **options: float) -> None:
+        super().__init__(**options)
+        self.partition = MovingAveragePartition(self.momentum)
 
     def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         return dv(scores)
@@ -327,6 +326,9 @@ class JSD(Bound):
     def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         return jsd_objective(scores)
 
+    def samples(self, positive: Tensor, negative: Tensor) -> tuple[Tensor, Tensor]:
+        return jsd_samples(positive, negative)
+
 
 @register
 class SMILE(Bound):
@@ -334,11 +336,8 @@ class SMILE(Bound):
 
     name = "smile"
     summary = "clipped DV"
-    options = ("tau",)
-
-    def __init__(self, tau: float | None = 5.0) -> None:
-        super().__init__()
-        self.tau = tau
+    options = {"tau": 5.0}
+    tau: float | None
 
     def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         return smile(scores, self.tau)
@@ -354,11 +353,8 @@ class Interpolated(Bound):
     name = "interpolated"
     summary = "between InfoNCE and TUBA"
     needs_baseline = True
-    options = ("alpha",)
-
-    def __init__(self, alpha: float = 0.01) -> None:
-        super().__init__()
-        self.alpha = alpha
+    options = {"alpha": 0.01}
+    alpha: float
 
     def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         return interpolated(scores, 0.0 if log_baseline is None else log_baseline, self.alpha)

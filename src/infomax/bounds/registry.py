@@ -14,7 +14,10 @@ own (MINE's :class:`~infomax.bounds.contrastive.MovingAveragePartition`, a
 submodule, so it lives in the objective's ``state_dict``), options
 (:attr:`Bound.options`), and whether its estimate is the DV estimate, so that
 the all-pairs read-out (:mod:`infomax.bounds.all_pairs`) applies
-(:attr:`Bound.dv_readout`).
+(:attr:`Bound.dv_readout`). Bounds with a form on sets of positive and negative
+scores (:mod:`infomax.bounds.samples`) serve critics whose scores are not one
+square matrix: DIM's (B, B, L) local scores, NDM's discriminator
+(:meth:`Bound.samples`).
 
 Everything that offers a choice of bound reads this registry:
 :func:`infomax.estimate.estimate_mi`, the staircase benchmark, the CLI help
@@ -55,9 +58,11 @@ class Bound(nn.Module):
     """A named MI bound: training objective and reported estimate from a score matrix.
 
     Subclasses set the class attributes and implement :meth:`estimate`; they
-    override :meth:`objective` where training maximises something else. Options
-    (``tau``, ``alpha``, ...) are keyword arguments of ``__init__`` listed in
-    :attr:`options`; state is held in submodules or buffers.
+    override :meth:`objective` where training maximises something else, and
+    :meth:`samples` where the bound has a form on sets of scores. Options
+    (``tau``, ``alpha``, ...) are the keyword arguments of ``__init__``, declared
+    with their defaults in :attr:`options` and kept as attributes of the same
+    names; state is held in submodules or buffers.
 
     Calling the module, ``bound(scores, log_baseline)``, returns
     ``(objective, estimate)``: the scalar to maximise (with its gradient) and
@@ -74,8 +79,16 @@ class Bound(nn.Module):
     dv_readout: ClassVar[bool] = False
     #: Whether the objective's value is the estimate (only its gradient may differ).
     objective_is_estimate: ClassVar[bool] = True
-    #: Keyword options of ``__init__``.
-    options: ClassVar[tuple[str, ...]] = ()
+    #: Keyword options of ``__init__`` and their defaults.
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise TypeError(f"bound {self.name!r} has no option {unknown[0]!r}")
+        for key, default in self.options.items():
+            setattr(self, key, options.get(key, default))
 
     def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         """The MI estimate of a (B, B) score matrix, scalar, nats."""
@@ -84,6 +97,20 @@ class Bound(nn.Module):
     def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         """The training objective (maximise it) of a (B, B) score matrix, scalar."""
         return self.estimate(scores, log_baseline)
+
+    def samples(self, positive: Tensor, negative: Tensor) -> tuple[Tensor, Tensor]:
+        """``(objective, estimate)`` from sets of positive and negative scores.
+
+        See :mod:`infomax.bounds.samples` for the shapes; the objective (maximise
+        it) carries the gradient, the estimate is detached, nats.
+
+        Raises:
+            ValueError: the bound has no such form.
+        """
+        have = [name for name, bound in BOUNDS.items() if bound.samples is not Bound.samples]
+        raise ValueError(
+            f"bound {self.name!r} has no form on sets of scores; {', '.join(have)} have"
+        )
 
     def forward(self, scores: Tensor, log_baseline: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Args: scores (B, B); log_baseline (B,) where :attr:`needs_baseline`.
@@ -110,7 +137,12 @@ def register(cls: type[Bound]) -> type[Bound]:
 
 
 def register_function(
-    name: str, function: Callable[[Tensor], Tensor], summary: str, *, dv_readout: bool = False
+    name: str,
+    function: Callable[[Tensor], Tensor],
+    summary: str,
+    *,
+    dv_readout: bool = False,
+    samples: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None,
 ) -> type[Bound]:
     """Register a bound whose training objective and estimate are both ``function(scores)``.
 
@@ -119,6 +151,8 @@ def register_function(
         function: (B, B) scores -> scalar estimate, nats.
         summary: one phrase for help texts.
         dv_readout: whether the estimate is the DV estimate.
+        samples: its form on sets of scores, ``(positive, negative) -> (objective,
+            estimate)`` (:meth:`Bound.samples`), if it has one.
 
     Returns:
         The registered :class:`Bound` subclass.
@@ -127,13 +161,15 @@ def register_function(
     def estimate(self: Bound, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         return function(scores)
 
-    attributes = {
+    attributes: dict[str, Any] = {
         "name": name,
         "summary": summary,
         "dv_readout": dv_readout,
         "estimate": estimate,
         "__doc__": f":func:`{function.__module__}.{function.__name__}`, maximised and reported.",
     }
+    if samples is not None:
+        attributes["samples"] = lambda self, positive, negative: samples(positive, negative)
     return register(type(function.__name__.upper(), (Bound,), attributes))
 
 

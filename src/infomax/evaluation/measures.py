@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from infomax.bounds import make_bound
 from infomax.evaluation.checks import as_features, check_positive, feature_stats, pick_device
 from infomax.minimise import minimise
 from infomax.validation import InputError
@@ -108,20 +107,23 @@ def neural_dependency_measure(
             nn.Linear(hidden, 1),
         ).to(dev)
 
+    jsd, dv = make_bound("jsd"), make_bound("dv")  # the training objective and the read-out
+
     def batch_loss(_: int) -> Tensor:
         rows = torch.randint(train.shape[0], (batch,), generator=generator).to(dev)
         joint = train[rows]
         marginal = _shuffle_columns(joint, generator)
-        return F.softplus(-critic(joint)).mean() + F.softplus(critic(marginal)).mean()
+        objective, _ = jsd.samples(critic(joint), critic(marginal))
+        return -objective
 
     minimise(torch.optim.Adam(critic.parameters(), lr=lr), batch_loss, int(steps))
     with torch.no_grad():
-        positive = critic(held).mean()
+        positive = critic(held)
         negative = torch.cat(
             [critic(_shuffle_columns(held, generator)).flatten() for _ in range(int(shuffles))]
         )
-        log_mean_exp = torch.logsumexp(negative, dim=0) - math.log(negative.numel())
-    return float(positive - log_mean_exp)
+        _, estimate = dv.samples(positive, negative)
+    return float(estimate)
 
 
 def representation_mi(
