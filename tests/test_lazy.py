@@ -27,6 +27,8 @@ def test_lazy_names_resolve_list_and_refuse_unknowns() -> None:
 
     assert infomax.get_task is get_task and infomax.data.DataError is DataError
     assert {"estimate_mi", "__version__"} <= set(dir(infomax))
+    assert "estimate_mi" in infomax.__all__ and "__version__" not in infomax.__all__
+    assert infomax.__all__ == sorted(infomax.__all__)
     assert "load_dataset" in dir(infomax.data)
     with pytest.raises(AttributeError, match="module 'infomax' has no attribute 'nope'"):
         _ = infomax.nope

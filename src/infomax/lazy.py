@@ -16,24 +16,25 @@ __all__ = ["lazy_exports"]
 
 
 def lazy_exports(
-    package: str, exports: dict[str, str]
-) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """The ``__getattr__`` and ``__dir__`` of a package whose ``exports`` load lazily.
+    package: str, exports: dict[str, tuple[str, ...]]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """The ``__getattr__``, ``__dir__`` and ``__all__`` of a package whose names load lazily.
 
     Args:
         package: the package's ``__name__``.
-        exports: public name -> the module that defines it.
+        exports: each module -> the public names it defines.
 
     Returns:
-        ``(__getattr__, __dir__)``, to assign at the package's top level.
+        ``(__getattr__, __dir__, __all__)``, to assign at the package's top level.
     """
+    home = {name: module for module, names in exports.items() for name in names}
 
     def attribute(name: str) -> Any:
-        if name in exports:
-            return getattr(importlib.import_module(exports[name]), name)
+        if name in home:
+            return getattr(importlib.import_module(home[name]), name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def names() -> list[str]:
-        return sorted([*vars(sys.modules[package]), *exports])
+        return sorted([*vars(sys.modules[package]), *home])
 
-    return attribute, names
+    return attribute, names, sorted(home)

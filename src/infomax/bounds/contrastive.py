@@ -274,20 +274,7 @@ class ContrastiveDV(Bound):
 
 register_function("infonce", infonce, "CPC, at most log B", samples=infonce_samples)
 register_function("nwj", nwj, "f-divergence bound")
-
-
-@register
-class TUBA(Bound):
-    """:func:`tuba` with a learned baseline ``log a(x)`` (zero when none is given)."""
-
-    name = "tuba"
-    summary = "learned baseline"
-    needs_baseline = True
-
-    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return tuba(scores, 0.0 if log_baseline is None else log_baseline)
-
-
+register_function("tuba", tuba, "learned baseline", needs_baseline=True)
 register_function("dv", dv, "Donsker-Varadhan", dv_readout=True, samples=dv_samples)
 
 
@@ -312,49 +299,15 @@ class MINE(Bound):
         return self.partition(scores)
 
 
-@register
-class JSD(Bound):
-    """Trained with :func:`jsd_objective`, read out by :func:`jsd`."""
-
-    name = "jsd"
-    summary = "Jensen-Shannon training"
-    objective_is_estimate = False
-
-    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return jsd(scores)
-
-    def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return jsd_objective(scores)
-
-    def samples(self, positive: Tensor, negative: Tensor) -> tuple[Tensor, Tensor]:
-        return jsd_samples(positive, negative)
-
-
-@register
-class SMILE(Bound):
-    """:func:`smile` reported; trained by :func:`smile_objective` (JSD's gradient)."""
-
-    name = "smile"
-    summary = "clipped DV"
-    options = {"tau": 5.0}
-    tau: float | None
-
-    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return smile(scores, self.tau)
-
-    def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return smile_objective(scores, self.tau)
-
-
-@register
-class Interpolated(Bound):
-    """:func:`interpolated` with a learned baseline, maximised and reported."""
-
-    name = "interpolated"
-    summary = "between InfoNCE and TUBA"
-    needs_baseline = True
-    options = {"alpha": 0.01}
-    alpha: float
-
-    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return interpolated(scores, 0.0 if log_baseline is None else log_baseline, self.alpha)
+register_function(
+    "jsd", jsd, "Jensen-Shannon training", objective=jsd_objective, samples=jsd_samples
+)
+# SMILE's objective carries the estimate's value with JSD's gradient.
+register_function(
+    "smile", smile, "clipped DV", objective=smile_objective, objective_is_estimate=True,
+    options={"tau": 5.0},
+)  # fmt: skip
+register_function(
+    "interpolated", interpolated, "between InfoNCE and TUBA", needs_baseline=True,
+    options={"alpha": 0.01},
+)  # fmt: skip

@@ -21,9 +21,10 @@ square matrix: DIM's (B, B, L) local scores, NDM's discriminator
 
 Everything that offers a choice of bound reads this registry:
 :func:`infomax.estimate.estimate_mi`, the staircase benchmark, the CLI help
-(:func:`describe`). A new bound is one registered class next to its function
-in :mod:`infomax.bounds.contrastive` (or one :func:`register_function` call where
-its objective and estimate are one function of the scores).
+(:func:`describe`). A new bound is one :func:`register_function` call next to its
+function in :mod:`infomax.bounds.contrastive` where it is made of functions of the
+scores (its estimate, its objective, their options), or one registered
+:class:`Bound` subclass where it holds state or reads out differently.
 """
 
 from __future__ import annotations
@@ -138,19 +139,33 @@ def register(cls: type[Bound]) -> type[Bound]:
 
 def register_function(
     name: str,
-    function: Callable[[Tensor], Tensor],
+    function: Callable[..., Tensor],
     summary: str,
     *,
+    objective: Callable[..., Tensor] | None = None,
+    objective_is_estimate: bool | None = None,
+    needs_baseline: bool = False,
     dv_readout: bool = False,
+    options: dict[str, Any] | None = None,
     samples: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None,
 ) -> type[Bound]:
-    """Register a bound whose training objective and estimate are both ``function(scores)``.
+    """Register a bound made of functions of the score matrix.
+
+    The estimate is ``function(scores, **options)``, or ``function(scores,
+    log_baseline, **options)`` where the bound takes a baseline (a missing one
+    reads as 0); training maximises ``objective`` called the same way, or the
+    estimate itself.
 
     Args:
         name: registry name.
         function: (B, B) scores -> scalar estimate, nats.
         summary: one phrase for help texts.
+        objective: the training objective where it is not ``function``.
+        objective_is_estimate: whether ``objective``'s value is the estimate (only
+            its gradient differs); default: only when there is no ``objective``.
+        needs_baseline: whether the functions take a learned ``log a(x_i)`` (B,).
         dv_readout: whether the estimate is the DV estimate.
+        options: the functions' keyword options and their defaults.
         samples: its form on sets of scores, ``(positive, negative) -> (objective,
             estimate)`` (:meth:`Bound.samples`), if it has one.
 
@@ -158,16 +173,31 @@ def register_function(
         The registered :class:`Bound` subclass.
     """
 
-    def estimate(self: Bound, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return function(scores)
+    def call(
+        bound: Bound, f: Callable[..., Tensor], scores: Tensor, log_baseline: Tensor | None
+    ) -> Tensor:
+        baseline = (0.0 if log_baseline is None else log_baseline,) if needs_baseline else ()
+        return f(scores, *baseline, **{key: getattr(bound, key) for key in bound.options})
 
+    doc = f":func:`{function.__module__}.{function.__name__}`"
     attributes: dict[str, Any] = {
         "name": name,
         "summary": summary,
+        "needs_baseline": needs_baseline,
         "dv_readout": dv_readout,
-        "estimate": estimate,
-        "__doc__": f":func:`{function.__module__}.{function.__name__}`, maximised and reported.",
+        "objective_is_estimate": objective is None or bool(objective_is_estimate),
+        "options": dict(options or {}),
+        "estimate": lambda self, scores, log_baseline=None: call(
+            self, function, scores, log_baseline
+        ),
+        "__doc__": f"{doc}, maximised and reported."
+        if objective is None
+        else f"{doc} reported; trained by :func:`{objective.__name__}`.",
     }
+    if objective is not None:
+        attributes["objective"] = lambda self, scores, log_baseline=None: call(
+            self, objective, scores, log_baseline
+        )
     if samples is not None:
         attributes["samples"] = lambda self, positive, negative: samples(positive, negative)
     return register(type(function.__name__.upper(), (Bound,), attributes))
