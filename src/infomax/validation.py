@@ -13,7 +13,7 @@ importing torch.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -195,14 +195,11 @@ def validate_rows(data: Any, width: int, *, name: str = "x") -> np.ndarray:
         InputError: the problems :func:`validate_pair` reports for one array
             (a constant column is allowed), or a width other than ``width``.
     """
-    matrix, raw = _as_float_matrix(data, name)
-    if matrix.shape[1] != width:
-        raise InputError(
-            f"{name} must have shape (N, {width}) like the rows the model was fitted on, "
-            f"got shape {tuple(raw.shape)}"
-        )
-    _check_finite(matrix, raw, name)
-    return matrix
+    return _matrix_of_size(
+        data, name, 1, width,
+        lambda _, raw: f"{name} must have shape (N, {width}) like the rows the model was "
+        f"fitted on, got shape {tuple(raw.shape)}",
+    )  # fmt: skip
 
 
 def validate_conditioning(z: Any, n_rows: int, *, name: str = "Z") -> np.ndarray:
@@ -220,15 +217,33 @@ def validate_conditioning(z: Any, n_rows: int, *, name: str = "Z") -> np.ndarray
         InputError: the same problems :func:`validate_pair` reports, with the
             row count compared against ``n_rows``.
     """
-    z_mat, z_raw = _as_float_matrix(z, name)
-    if z_mat.shape[0] != n_rows:
-        raise InputError(
-            f"{name} must have one row per sample of X and Y: "
-            f"{name} has {z_mat.shape[0]} rows, X and Y have {n_rows}"
-        )
-    _check_finite(z_mat, z_raw, name)
+    z_mat = _matrix_of_size(
+        z, name, 0, n_rows,
+        lambda matrix, _: f"{name} must have one row per sample of X and Y: "
+        f"{name} has {matrix.shape[0]} rows, X and Y have {n_rows}",
+    )  # fmt: skip
     _check_not_constant(z_mat, name)
     return z_mat
+
+
+def _matrix_of_size(
+    data: Any,
+    name: str,
+    axis: int,
+    size: int,
+    problem: Callable[[np.ndarray, np.ndarray], str],
+) -> np.ndarray:
+    """``data`` as a finite float32 matrix with ``size`` entries along ``axis``.
+
+    Raises:
+        InputError: what :func:`_as_float_matrix` refuses; ``problem(matrix, raw input)``
+            where the size differs; NaN or inf values.
+    """
+    matrix, raw = _as_float_matrix(data, name)
+    if matrix.shape[axis] != size:
+        raise InputError(problem(matrix, raw))
+    _check_finite(matrix, raw, name)
+    return matrix
 
 
 def _parse_size(item: Any) -> int:
