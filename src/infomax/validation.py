@@ -20,6 +20,8 @@ import numpy as np
 
 __all__ = [
     "InputError",
+    "check_fraction",
+    "heldout_count",
     "validate_conditioning",
     "validate_pair",
     "validate_rows",
@@ -244,6 +246,45 @@ def _matrix_of_size(
         raise InputError(problem(matrix, raw))
     _check_finite(matrix, raw, name)
     return matrix
+
+
+def check_fraction(value: float, name: str) -> None:
+    """Raise :class:`InputError` unless ``0 < value < 1`` (a share of the rows)."""
+    if not 0.0 < value < 1.0:
+        raise InputError(f"{name} must be strictly between 0 and 1, got {value!r}")
+
+
+def heldout_count(
+    n: int,
+    fraction: float,
+    *,
+    name: str,
+    minimum: int,
+    parts: tuple[str, str] = ("held-out", "training"),
+    unit: str = "rows",
+) -> int:
+    """How many of ``n`` rows a ``fraction`` holds out, ``round(n * fraction)``, checked.
+
+    Args:
+        n: rows.
+        fraction: the share held out, in (0, 1).
+        name: the option's name, for messages.
+        minimum: the fewest rows each part needs.
+        parts: what messages call the held-out part and the rest.
+        unit: what messages call a row.
+
+    Raises:
+        InputError: a fraction outside (0, 1), or one that leaves either part
+            with fewer than ``minimum`` rows.
+    """
+    check_fraction(fraction, name)
+    held = int(round(n * fraction))
+    if held < minimum or n - held < minimum:
+        raise InputError(
+            f"{name}={fraction} of {n} {unit} leaves {held} {parts[0]} and {n - held} "
+            f"{parts[1]} {unit}; each needs at least {minimum}"
+        )
+    return held
 
 
 def _parse_size(item: Any) -> int:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from infomax.bounds import make_bound
 from infomax.evaluation.checks import as_features, check_positive, feature_stats, pick_device
 from infomax.minimise import minimise
-from infomax.validation import InputError
+from infomax.validation import InputError, heldout_count
 
 if TYPE_CHECKING:
     from infomax.result import MIEstimate
@@ -81,14 +81,7 @@ def neural_dependency_measure(
     check_positive(batch_size, "batch_size", integer=True)
     check_positive(hidden, "hidden", integer=True)
     check_positive(shuffles, "shuffles", integer=True)
-    if not 0 < heldout < 1:
-        raise InputError(f"heldout must be in (0, 1), got {heldout!r}")
-    n_held = int(round(n * heldout))
-    if n_held < 10 or n - n_held < 10:
-        raise InputError(
-            f"NDM needs at least 10 training and 10 held-out rows; got {n} rows with "
-            f"heldout={heldout}"
-        )
+    n_held = heldout_count(n, heldout, name="heldout", minimum=10)
     dev = pick_device(device, x)
     generator = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(n, generator=generator)

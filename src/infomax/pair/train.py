@@ -23,7 +23,7 @@ from torch import Tensor
 from infomax.minimise import minimise
 from infomax.pair.model import PairModel, make_pair_encoder, symmetric_infonce, topk_accuracy
 from infomax.preprocess import Standardize
-from infomax.validation import InputError
+from infomax.validation import InputError, check_fraction
 
 __all__ = ["PairResult", "as_rows", "evaluate_pair", "train_pair"]
 
@@ -207,8 +207,7 @@ def train_pair(
             f"a and b must have the same number of rows (paired samples): "
             f"a has {n}, b has {b_rows.shape[0]}"
         )
-    if not 0.0 < heldout < 1.0:
-        raise InputError(f"heldout must be a fraction in (0, 1), got {heldout}")
+    check_fraction(heldout, "heldout")
     n_test = int(round(n * heldout))
     n_train = n - n_test
     if n_test < k or n_train < batch_size or k < 2 or batch_size < 2:
