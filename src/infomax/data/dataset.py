@@ -46,8 +46,6 @@ from infomax.data.layout import Plan, Size, as_size, folder_plan, slug, tar_plan
 from infomax.data.tar import TarListing, is_tar, list_tar
 
 if TYPE_CHECKING:
-    import torch
-
     from infomax.data.loader import BatchLoader
 
 __all__ = ["BUILTIN_SOURCES", "ImageDataset", "load_dataset"]
@@ -110,28 +108,12 @@ class ImageDataset:
         """Every image has a label (none is -1)."""
         return bool(len(self.labels)) and bool((self.labels >= 0).all())
 
-    def loader(
-        self,
-        batch_size: int,
-        shuffle: bool = True,
-        drop_last: bool = True,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
-        **kwargs: Any,
-    ) -> BatchLoader:
-        """A :class:`~infomax.data.loader.BatchLoader` over this data set (see there)."""
+    def loader(self, batch_size: int, **options: Any) -> BatchLoader:
+        """A :class:`~infomax.data.loader.BatchLoader` over this data set; ``options`` are
+        its keywords (``shuffle``, ``drop_last``, ``seed``, ``device``, ``dtype``, ...)."""
         from infomax.data.loader import BatchLoader
 
-        return BatchLoader(
-            self.images,
-            self.labels,
-            batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            seed=seed,
-            device=device,
-            **kwargs,
-        )
+        return BatchLoader(self.images, self.labels, batch_size, **options)
 
 
 def _build(
