@@ -119,7 +119,8 @@ class PairResult:
         train_rows, heldout_rows: the row indices of the split.
         history: ``(step, training loss)`` every ``log_every`` steps; loss = minus
             symmetric InfoNCE, nats.
-        config: the arguments of the run.
+        config: the arguments of the run (all but the data and ``log_every``) and
+            the sizes of the split.
         seconds: training wall time.
     """
 
@@ -200,6 +201,7 @@ def train_pair(
         InputError: mismatched row counts, bad values, or too few rows for the
             batch size and ``k``.
     """
+    settings = {k: v for k, v in locals().items() if k not in ("a", "b", "log_every")}
     a_rows, b_rows = as_rows(a, "a"), as_rows(b, "b")
     n = a_rows.shape[0]
     if b_rows.shape[0] != n:
@@ -253,22 +255,6 @@ def train_pair(
     minimise(torch.optim.Adam(model.parameters(), lr=lr), batch_loss, steps, after_step=record)
     seconds = time.perf_counter() - start
     model.eval()
-    config = dict(
-        encoder_a=encoder_a,
-        encoder_b=encoder_b,
-        dim=dim,
-        hidden=hidden,
-        layers=layers,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        temperature=temperature,
-        heldout=heldout,
-        k=k,
-        seed=seed,
-        n_train=n_train,
-        n_heldout=n_test,
-    )
     return PairResult(
         model=model,
         standardize_a=standardize_a,
@@ -279,6 +265,6 @@ def train_pair(
         train_rows=train_idx,
         heldout_rows=test_idx,
         history=history,
-        config=config,
+        config={**settings, "n_train": n_train, "n_heldout": n_test},
         seconds=seconds,
     )
