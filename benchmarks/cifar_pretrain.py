@@ -13,6 +13,9 @@ Usage::
     python benchmarks/cifar_pretrain.py train --data ../shared/data/cifar10-jpg.tar.gz
     python benchmarks/cifar_pretrain.py probe --data ../shared/data/cifar10-jpg.tar.gz
     python benchmarks/cifar_pretrain.py summary --seeds 0,1 --runs ...   # mean and spread
+
+``benchmarks/cifar_demi_compare.sh`` and ``benchmarks/cifar_structural.sh`` run
+named pairs of :data:`RUNS` side by side on one core each.
 """
 
 from __future__ import annotations
@@ -52,6 +55,24 @@ RUNS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     # CPC on the patch grid: the DIM conv layers applied to each 8x8 patch (patch-dim).
     "cpc": ("cpc", {"lr": 1e-3}),
+    # DIM's structural tasks (issue 17, section 3): DIM(L) with y from an occluded view,
+    # with the coordinate-prediction heads, and with both.
+    "dim-local-occlude": (
+        "dim-local",
+        {"lr": 5e-4, "method_options": {"estimator": "infonce", "occlude": 0.25}},
+    ),
+    "dim-local-coord": (
+        "dim-local",
+        {"lr": 5e-4, "method_options": {"estimator": "infonce", "coord": 1.0}},
+    ),
+    "dim-local-both": (
+        "dim-local",
+        {"lr": 5e-4, "method_options": {"estimator": "infonce", "occlude": 0.25, "coord": 1.0}},
+    ),
+    # CPC v2's changes (issue 17, section 4), one at a time against "cpc".
+    "cpc-all-dirs": ("cpc", {"lr": 1e-3, "method_options": {"directions": "all"}}),
+    "cpc-layernorm": ("cpc", {"lr": 1e-3, "encoder_options": {"norm": "layer"}}),
+    "cpc-patchaug": ("cpc", {"lr": 1e-3, "method_options": {"patch_aug": True}}),
 }
 
 #: The runs of the representation-learning comparison (the default of --runs).
@@ -78,6 +99,7 @@ def run_training(args: argparse.Namespace) -> None:
         config = TrainConfig(
             method=method, data=args.data, minutes=args.minutes, batch_size=args.batch_size,
             seed=args.seed, threads=args.threads, **overrides,
+            **({"log_every": args.log_every} if args.log_every else {}),
         )  # fmt: skip
         resume = (run / "checkpoint.pt").is_file()
         started = time.time()
@@ -120,19 +142,19 @@ def run_probes(args: argparse.Namespace) -> None:
             mean=config.mean, std=config.std, seed=args.seed,
         )  # fmt: skip
         record(name, result, {"pretrain": summary})
-    # One randomly initialised baseline per encoder among the runs (cpc uses patch-dim).
+    # One randomly initialised baseline per encoder (and encoder options) among the runs
+    # (cpc uses patch-dim; cpc-layernorm patch-dim with norm=layer).
     seen: set[str] = set()
     for name in args.runs:
         run = args.out / f"{name}-s{args.seed}"
         if not (run / "config.json").is_file():
             continue
         config = read_run_config(run)
-        encoder_name = config.encoder
-        key = "random-encoder" if encoder_name == "dim-conv" else f"random-{encoder_name}"
-        if encoder_name in seen or key in results:
-            seen.add(encoder_name)
+        key = random_key(config.encoder, config.encoder_options)
+        if key in seen or key in results:
+            seen.add(key)
             continue
-        seen.add(encoder_name)
+        seen.add(key)
         torch.manual_seed(args.seed)
         encoder = build_encoder(config)
         result = evaluate_encoder(
@@ -143,6 +165,13 @@ def run_probes(args: argparse.Namespace) -> None:
     if "raw-pixels" not in results:
         record("raw-pixels", evaluate_pixels(train_data, test_data, probe=args.probe), {})
     print_table(results)
+
+
+def random_key(encoder: str, options: dict[str, Any]) -> str:
+    """The name of a randomly initialised encoder's probe: "random-encoder" for dim-conv,
+    "random-<encoder>" otherwise, with "-<option>=<value>" for each encoder option."""
+    key = "random-encoder" if encoder == "dim-conv" else f"random-{encoder}"
+    return key + "".join(f"-{k}={v}" for k, v in sorted(options.items()))
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -168,7 +197,8 @@ def summarise(args: argparse.Namespace) -> None:
         path = args.out / f"probes-s{seed}.json"
         if path.is_file():
             tables[seed] = read_result(path)
-    names = [n for n in [*args.runs, "random-encoder", "random-patch-dim", "raw-pixels"]
+    randoms = sorted({n for t in tables.values() for n in t if n.startswith("random-")})
+    names = [n for n in [*args.runs, *randoms, "raw-pixels"]
              if any(n in t for t in tables.values())]  # fmt: skip
     header = " | ".join(f"seed {s}" for s in seeds)
     print(f"| run | {header} | mean | spread | images/s | steps |")
@@ -189,7 +219,7 @@ def summarise(args: argparse.Namespace) -> None:
         spread = max(accuracies) - min(accuracies)
         summary[name] = {"accuracies": accuracies, "mean": mean, "spread": spread}
         print(f"| {name} | {cells} | {mean:.2f}% | {spread:.2f} | {speed} |")
-    write_result(args.out / "summary.json", summary)
+    write_result(args.out / args.summary_file, summary)
 
 
 def main() -> None:
@@ -204,7 +234,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", default="0,1", help="summary: the seeds to put side by side")
+    parser.add_argument(
+        "--summary-file", default="summary.json", help="summary: file name written under --out"
+    )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--log-every", type=int, help="train: steps between log lines")
     parser.add_argument("--probe", default="linear")
     parser.add_argument("--layer", default="conv")
     args = parser.parse_args()

@@ -560,16 +560,16 @@ CIFAR_1CORE_RUNS = [
 ]
 
 
-def cifar_1core(report: Report) -> str:
-    names = ["cifar_1core_summary", "cifar_1core_probes-s0", "cifar_1core_probes-s1"]
-    summary = report.data(names[0])
-    probes = [report.data(names[1]), report.data(names[2])]
+def _seed_rows(
+    summary: dict[str, Any], probes: list[dict[str, Any]], runs: list[tuple[str, str]]
+) -> list[list[str]]:
+    """One row per run: accuracy per seed, mean, spread, mean images/s and steps."""
     rows = []
-    for label, key in CIFAR_1CORE_RUNS:
+    for label, key in runs:
         entry = summary[key]
         seeds = [p[key] for p in probes if key in p]
         cells = [percent(100 * p["accuracy"], 2) for p in seeds]
-        cells += ["-"] * (2 - len(cells))
+        cells += ["-"] * (len(probes) - len(cells))
         pretrain = [p["pretrain"] for p in seeds if "pretrain" in p]
         speed = ["-", "-"]
         if pretrain:
@@ -578,7 +578,57 @@ def cifar_1core(report: Report) -> str:
             speed = [f"{images:.0f}", f"{steps:.0f}"]
         spread = f"{entry['spread']:.2f}" if len(seeds) > 1 else "-"
         rows.append([label, *cells, percent(entry["mean"], 2), spread, *speed])
+    return rows
+
+
+def cifar_1core(report: Report) -> str:
+    names = ["cifar_1core_summary", "cifar_1core_probes-s0", "cifar_1core_probes-s1"]
+    summary = report.data(names[0])
+    probes = [report.data(names[1]), report.data(names[2])]
+    rows = _seed_rows(summary, probes, CIFAR_1CORE_RUNS)
     header = ["run", "seed 0", "seed 1", "mean", "spread", "images/s", "steps"]
+    return table(header, rows) + "\n\n" + report.sources(names)
+
+
+#: (label, key in the structural-tasks summary)
+CIFAR_STRUCTURAL_RUNS = [
+    ("DIM(L), InfoNCE", "dim-local-infonce"),
+    ("DIM(L) + occlusion (occlude=0.25)", "dim-local-occlude"),
+    ("DIM(L) + coordinates (coord=1)", "dim-local-coord"),
+    ("DIM(L) + both", "dim-local-both"),
+    ("CPC (down, BatchNorm)", "cpc"),
+    ("CPC, four directions", "cpc-all-dirs"),
+    ("CPC, LayerNorm patch encoder", "cpc-layernorm"),
+    ("CPC, per-patch augmentation", "cpc-patchaug"),
+    ("random DIM conv encoder", "random-encoder"),
+    ("random patch-dim encoder", "random-patch-dim"),
+    ("random patch-dim encoder, LayerNorm", "random-patch-dim-norm=layer"),
+    ("raw pixels", "raw-pixels"),
+]
+
+
+def _last_metric(probes: list[dict[str, Any]], key: str, metric: str) -> str:
+    """Mean over seeds of a run's last logged training metric, as a percentage, or "-"."""
+    values = [
+        p[key]["pretrain"]["last"][metric]
+        for p in probes
+        if metric in p.get(key, {}).get("pretrain", {}).get("last", {})
+    ]
+    return percent(100 * sum(values) / len(values)) if values else "-"
+
+
+def cifar_structural(report: Report) -> str:
+    names = [
+        "cifar_structural_summary", "cifar_structural_probes-s0", "cifar_structural_probes-s1"
+    ]  # fmt: skip
+    summary = report.data(names[0])
+    probes = [report.data(names[1]), report.data(names[2])]
+    runs = [(label, key) for label, key in CIFAR_STRUCTURAL_RUNS if key in summary]
+    rows = _seed_rows(summary, probes, runs)
+    for row, (_, key) in zip(rows, runs, strict=True):
+        row += [_last_metric(probes, key, m) for m in ("coord_accuracy", "relcoord_accuracy")]
+    header = ["run", "seed 0", "seed 1", "mean", "spread", "images/s", "steps"]
+    header += ["coord accuracy", "relative accuracy"]
     return table(header, rows) + "\n\n" + report.sources(names)
 
 
@@ -812,6 +862,7 @@ TABLES: dict[str, Callable[[Report], str]] = {
         cpc_probe,
         cpc_steps,
         cifar_1core,
+        cifar_structural,
         ddp_infonce,
         pair_word2vec,
         pair_audiovisual,

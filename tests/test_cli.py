@@ -154,6 +154,28 @@ def test_estimate_passes_every_option(
     assert fake.calls[2][2] == {"init": "gaussian", "progress": None}
 
 
+def test_estimate_ksg_options_and_ignored_ones(
+    fake: FakeEstimate, pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["estimate", *pair, "--bound", "ksg", "--k", "5", "--jitter", "auto"]
+    assert main([*argv, "--steps", "9", "--critic", "concat"]) == 0
+    assert fake.calls[0][2] == {"bound": "ksg", "k": 5, "jitter": "auto", "progress": None}
+    err = capsys.readouterr().err
+    assert err == "infomax: warning: --critic, --steps do not apply to ksg; ignored\n"
+    assert main(["estimate", *pair, "--k", "4", "--jitter", "0.001"]) == 0
+    assert fake.calls[1][2] == {"progress": None}
+    err = capsys.readouterr().err
+    assert err == (
+        "infomax: warning: --k, --jitter do not apply to the neural estimators; ignored\n"
+    )
+    assert main(["estimate", *pair, "--bound", "gaussian", "--jitter", "0"]) == 0
+    assert fake.calls[2][2] == {"bound": "gaussian", "progress": None}
+    assert "--jitter does not apply to gaussian" in capsys.readouterr().err
+    assert _fails(["estimate", *pair, "--jitter", "-1"], capsys).endswith(
+        "expected auto or a number >= 0, got '-1'"
+    )
+
+
 def test_estimate_subviews_and_conditional(
     fake: FakeEstimate, pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,6 +12,7 @@ from infomax import bounds as B
 from infomax import fit
 from infomax.bounds import all_pairs_dv, all_pairs_dv_blocks, contrastive_dv_objective
 from infomax.critics import QuadraticSeparableCritic
+from infomax.distributions import correlated_gaussian
 from infomax.estimate import DEFAULTS, estimate_mi
 from infomax.objectives import CriticObjective
 from infomax.preprocess import RankTransform
@@ -199,6 +200,34 @@ def test_all_pairs_blocks_match_dense_dv() -> None:
     )
     assert estimate == pytest.approx(float(B.dv(scores)), abs=1e-5)
     assert per_group.shape == (5,)
+
+
+def test_all_pairs_standard_error_matches_the_spread_over_test_sets() -> None:
+    """With the exact critic, the read-out's standard error (rows and columns) is the
+    spread of the estimate over independent test sets; rows alone understate it."""
+    task = correlated_gaussian(dim=4, mi=4.0)
+    estimates, stderrs, row_only = [], [], []
+    for seed in range(100):
+        x, y = task.sample(300, seed=seed)
+        scores = task.log_density_ratio(x, y)
+        cap = float(scores.diagonal().max())
+        estimate, per_group = all_pairs_dv_blocks(
+            lambda a, b, s=scores: s[a:b].clone(), 300, groups=10, cap=cap
+        )
+        estimates.append(estimate)
+        stderrs.append(float(per_group.std() / math.sqrt(10)))
+        negatives = scores.double().clone().fill_diagonal_(-math.inf).clamp(max=cap)
+        row_lse = torch.logsumexp(negatives, 1)
+        groups = [
+            scores.diagonal()[g].double().mean()
+            - (torch.logsumexp(row_lse[g], 0) - math.log(len(g) * 299))
+            for g in torch.arange(300).chunk(10)
+        ]
+        row_only.append(float(torch.stack(groups).std() / math.sqrt(10)))
+    spread = float(np.std(estimates))
+    assert np.mean(estimates) == pytest.approx(4.0, abs=0.05)
+    assert 0.85 < np.mean(stderrs) / spread < 1.2
+    assert np.mean(row_only) < np.mean(stderrs)
 
 
 def test_heldout_sets_are_capped_and_the_rest_trains(monkeypatch: pytest.MonkeyPatch) -> None:

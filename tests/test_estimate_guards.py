@@ -9,6 +9,7 @@ import torch
 from infomax import estimate_mi
 from infomax.copula import MIN_EIGENVALUE, keep_invertible
 from infomax.estimate import DEFAULTS
+from infomax.reference import ksg
 from infomax.safeguards import MIN_AUTO_BATCH, auto_batch_size, min_rows, range_warnings
 from infomax.validation import InputError
 
@@ -83,3 +84,18 @@ def test_more_columns_than_training_rows_are_refused_with_the_fix():
     x, y = rng.normal(size=(300, 120)), rng.normal(size=(300, 120))  # 210 training rows
     with pytest.raises(InputError, match="240 columns in all for 210 training rows.*PCA"):
         estimate_mi(x, y, progress=False)
+
+
+def test_ksg_options_pass_through_and_others_are_refused() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 4, size=(500, 1)).astype(float)
+    y = x + rng.standard_normal((500, 1))
+    direct = ksg(x, y, k=5, jitter=1e-4)
+    via = estimate_mi(x, y, bound="ksg", k=5, jitter=1e-4)
+    assert via.mi == direct.mi and via.info["k"] == 5
+    # Ties get the automatic jitter by default, and the result says so.
+    assert "tied values" in estimate_mi(x, y, bound="ksg").info["warnings"][0]
+    with pytest.raises(InputError, match="ksg takes no option tau; its options: k, jitter"):
+        estimate_mi(x, y, bound="ksg", tau=1.0)
+    with pytest.raises(InputError, match="gaussian takes no option k"):
+        estimate_mi(x, y, bound="gaussian", k=3)

@@ -10,7 +10,7 @@ import torch
 from scipy import special
 
 from infomax.distributions import asinh, correlated_gaussian, cubic
-from infomax.reference import gaussian, ksg
+from infomax.reference import AUTO_JITTER, gaussian, ksg
 from infomax.result import MIEstimate
 
 
@@ -148,15 +148,26 @@ def test_ksg_accepts_tensors_and_1d_arrays() -> None:
     assert ksg(x[:, 0], y[:, 0]).mi == pytest.approx(expected)
 
 
-def test_ksg_duplicates_need_jitter() -> None:
+def test_ksg_ties_get_a_jitter_that_is_said() -> None:
     rng = np.random.default_rng(9)
     x = rng.integers(0, 3, size=(600, 1)).astype(float)
     y = x + rng.integers(0, 2, size=(600, 1))
     with pytest.raises(ValueError, match="duplicated rows.*jitter"):
-        ksg(x, y)
-    # With jitter the discrete data become continuous: the estimate is finite and positive.
-    result = ksg(x, y, jitter=1e-6)
-    assert math.isfinite(result.mi) and result.mi > 0.3
+        ksg(x, y, jitter=0)
+    # By default the ties are broken with a small noise, and the output says so. The
+    # discrete MI is H(y) - log 2 for x uniform on 3 values and y = x + Bernoulli(1/2).
+    p_y = np.array([1, 2, 2, 1]) / 6
+    discrete = float(-(p_y * np.log(p_y)).sum() - math.log(2))
+    result = ksg(x, y)
+    assert result.info["jitter"] == AUTO_JITTER
+    assert "tied values" in result.info["warnings"][0]
+    assert result.mi == pytest.approx(discrete, abs=0.1)
+    assert ksg(x, y, jitter=1e-6).mi == pytest.approx(result.mi, abs=1e-9)
+    # Continuous data get no noise and no warning.
+    a, b = correlated_gaussian(dim=1, mi=0.5).sample(400, seed=8)
+    assert ksg(a, b).info["jitter"] == 0.0 and ksg(a, b).info["warnings"] == []
+    with pytest.raises(ValueError, match="jitter must be"):
+        ksg(a, b, jitter="some")
 
 
 def test_ksg_bad_input_raises_clear_errors() -> None:

@@ -76,7 +76,10 @@ from infomax.safeguards import (
 from infomax.validation import InputError, validate_conditioning, validate_pair, validate_rows
 from infomax.warm_start import INITS, warm_start
 
-__all__ = ["DEFAULTS", "estimate_cmi", "estimate_mi"]
+__all__ = ["DEFAULTS", "KSG_OPTIONS", "estimate_cmi", "estimate_mi"]
+
+#: Options ``estimate_mi(bound="ksg", ...)`` passes on to :func:`infomax.reference.ksg`.
+KSG_OPTIONS = ("k", "jitter", "marginal_norm", "algorithm")
 
 #: Defaults of :func:`estimate_mi`, chosen on the tasks of BENCHMARKS.md.
 DEFAULTS: dict[str, Any] = {
@@ -179,7 +182,9 @@ def estimate_mi(
             (overrides ``bound``/``critic``/``subviews``).
         **bound_kwargs: bound options (``tau`` for SMILE, ``alpha`` for interpolated,
             ``dv_weight``, ``momentum``, ``cap_negatives=False`` for the all-pairs DV
-            without its clip; see :class:`~infomax.objectives.CriticObjective`).
+            without its clip; see :class:`~infomax.objectives.CriticObjective`); for
+            ``ksg``, :data:`KSG_OPTIONS` (``k``, ``jitter``, ...; :func:`infomax.reference.ksg`).
+            The non-neural estimators ignore the training options.
 
     Returns:
         :class:`~infomax.result.MIEstimate` with ``mi`` and ``stderr`` (nats)
@@ -193,7 +198,16 @@ def estimate_mi(
         from infomax import reference
 
         # The reference estimators validate the arrays and read them at their own precision.
-        return reference.ksg(x, y) if bound == "ksg" else reference.gaussian(x, y)
+        allowed = KSG_OPTIONS if bound == "ksg" else ()
+        unknown = sorted(set(bound_kwargs) - set(allowed))
+        if unknown:
+            raise InputError(
+                f"{bound} takes no option {', '.join(unknown)}"
+                + (f"; its options: {', '.join(allowed)}" if allowed else "")
+            )
+        if bound == "ksg":
+            return reference.ksg(x, y, **bound_kwargs)
+        return reference.gaussian(x, y)
     if bound not in bound_names() and objective is None:
         raise unknown_bound(bound)
     if objective is not None and not isinstance(objective, Objective):

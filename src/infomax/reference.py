@@ -34,7 +34,7 @@ from scipy.spatial import cKDTree
 from infomax.result import MIEstimate
 from infomax.validation import InputError, validate_pair
 
-__all__ = ["gaussian", "ksg"]
+__all__ = ["AUTO_JITTER", "gaussian", "ksg"]
 
 MarginalNorm = Literal["max", "euclidean"]
 Algorithm = Literal["auto", "kdtree", "brute"]
@@ -42,6 +42,10 @@ Algorithm = Literal["auto", "kdtree", "brute"]
 #: ``algorithm="auto"`` uses a k-d tree up to this joint dimension and brute force above it:
 #: k-d trees stop pruning in high dimension and become slower than a blocked full scan.
 KDTREE_MAX_JOINT_DIM = 10
+#: KSG's tie-breaking noise for data with ties (``jitter="auto"``), in column standard
+#: deviations. Large enough to separate values in the float32 brute-force scan
+#: (resolution about 1e-7 of standardised data), far below any continuous structure.
+AUTO_JITTER = 1e-5
 
 #: Entries of a (rows, N) distance block in the brute-force scan (float32: 4 bytes each).
 _BLOCK_ELEMENTS = 1 << 22
@@ -62,6 +66,12 @@ def _prepare(x: Any, y: Any, min_samples: int, reason: str) -> tuple[np.ndarray,
     """
     validate_pair(x, y, min_samples=min_samples, names=("x", "y"), reason=reason or None)
     return _float64_matrix(x), _float64_matrix(y)
+
+
+def _has_ties(a: np.ndarray) -> bool:
+    """Whether some column of ``a`` (N, d) holds a value twice."""
+    ordered = np.sort(a, axis=0)
+    return bool(np.any(ordered[1:] == ordered[:-1]))
 
 
 def _standardize(a: np.ndarray) -> np.ndarray:
@@ -140,7 +150,7 @@ def ksg(
     marginal_norm: MarginalNorm = "max",
     algorithm: Algorithm = "auto",
     standardize: bool = True,
-    jitter: float = 0.0,
+    jitter: float | str = "auto",
     seed: int = 0,
     workers: int = -1,
 ) -> MIEstimate:
@@ -180,9 +190,11 @@ def ksg(
         standardize: rescale each column to zero mean, unit variance first (recommended:
             the max-norm compares coordinates on one scale).
         jitter: if positive, add ``N(0, (jitter * column std)^2)`` noise drawn from ``seed``
-            before anything else. Only for data with ties (discrete or rounded values),
-            which KSG's continuous-density assumption cannot handle; exact duplicates of a
-            joint sample without jitter raise an error rather than give a wrong number.
+            before anything else, which breaks ties (discrete or rounded values) that KSG's
+            continuous-density assumption cannot handle. ``"auto"`` (default): as
+            scikit-learn does, :data:`AUTO_JITTER` where some column has tied values and
+            none otherwise, said in ``info["warnings"]``. With ``0``, exact duplicates of a
+            joint sample raise an error rather than give a wrong number.
         seed: seed of the jitter noise (the estimate is deterministic).
         workers: threads for the k-d tree queries (-1: all cores).
 
@@ -204,10 +216,24 @@ def ksg(
         raise InputError(f"unknown marginal_norm {marginal_norm!r}; choose 'max' or 'euclidean'")
     if algorithm not in ("auto", "kdtree", "brute"):
         raise InputError(f"unknown algorithm {algorithm!r}; choose 'auto', 'kdtree' or 'brute'")
-    if not (math.isfinite(jitter) and jitter >= 0):
+    auto = isinstance(jitter, str)
+    if auto and jitter != "auto":
+        raise InputError(f"jitter must be 'auto' or a non-negative number, got {jitter!r}")
+    if not auto and not (isinstance(jitter, int | float) and math.isfinite(jitter) and jitter >= 0):
         raise InputError(f"jitter must be a finite non-negative number, got {jitter!r}")
     xa, ya = _prepare(x, y, k + 2, f"KSG with k={k} needs k + 2")
     n = xa.shape[0]
+    warnings: list[str] = []
+    tied = [name for name, a in (("x", xa), ("y", ya)) if _has_ties(a)]
+    if auto:
+        jitter = AUTO_JITTER if tied else 0.0
+        if tied:
+            warnings.append(
+                f"{' and '.join(tied)} {'has' if len(tied) == 1 else 'have'} tied values "
+                f"(discrete or rounded data): KSG added noise of {AUTO_JITTER:g} times each "
+                "column's standard deviation to break the ties"
+            )
+    assert isinstance(jitter, int | float)
     if jitter > 0:
         rng = np.random.default_rng(seed)
         xa = xa + jitter * xa.std(axis=0) * rng.standard_normal(xa.shape)
@@ -247,6 +273,7 @@ def ksg(
             "standardize": standardize,
             "jitter": float(jitter),
             "seconds": time.perf_counter() - start,
+            "warnings": warnings,
         },
     )
 

@@ -73,6 +73,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--given", metavar="Z", help="estimate the conditional MI I(X; Y | Z) given samples of Z"
     )
+    parser.add_argument(
+        "--k", type=positive_int, help="KSG: neighbours (default 3); with --bound ksg only"
+    )
+    parser.add_argument(
+        "--jitter",
+        type=_jitter,
+        metavar="auto|FRACTION",
+        help="KSG: noise added to break tied values, in column standard deviations "
+        "(default auto: 1e-5 where a column has ties, said in the output; 0: none)",
+    )
     add_flags(
         parser,
         {
@@ -91,8 +101,48 @@ def _x_width(x: np.ndarray) -> int:
     return sys.maxsize
 
 
+def _jitter(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected auto or a number >= 0, got {text!r}")
+    return value
+
+
+#: Options that only the neural estimators read, and the ones only KSG reads.
+NEURAL_ONLY = ("critic", "batch_size", "steps", "init", "heldout", "subviews", "conditional")
+KSG_ONLY = ("k", "jitter")
+
+
+def ignored_options(args: argparse.Namespace) -> list[str]:
+    """Warnings for options that the chosen estimator does not read."""
+    from infomax.objectives.critic import REFERENCE_BOUNDS
+
+    reference = args.bound in REFERENCE_BOUNDS
+    unused = KSG_ONLY if args.bound != "ksg" else ()
+    if reference:
+        unused = (*unused, *NEURAL_ONLY)
+    flags = [f"--{name.replace('_', '-')}" for name in unused if getattr(args, name) is not None]
+    if not flags:
+        return []
+    estimator = args.bound if reference else "the neural estimators"
+    verb = "does" if len(flags) == 1 else "do"
+    return [f"{', '.join(flags)} {verb} not apply to {estimator}; ignored"]
+
+
 def _estimate_options(args: argparse.Namespace) -> dict[str, object]:
+    from infomax.objectives.critic import REFERENCE_BOUNDS
+
     kwargs = options(args, ("bound", "critic", "batch_size", "steps", "seed", "heldout"))
+    if args.bound in REFERENCE_BOUNDS:
+        kwargs = options(args, ("bound",))
+        if args.bound == "ksg":
+            kwargs.update(options(args, KSG_ONLY))
+        return kwargs
     if args.init is not None:
         kwargs["init"] = None if args.init == "none" else args.init
     if args.subviews is not None and args.given is not None:
@@ -113,6 +163,8 @@ def _estimate_options(args: argparse.Namespace) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     """Estimate I(X; Y) (or I(X; Y | Z)) and print it (nats and bits, or JSON)."""
     kwargs = _estimate_options(args)
+    for warning in ignored_options(args):
+        print_warning(warning)
     x = load_array(args.x)
     y = load_array(args.y)
     if args.subviews is not None:

@@ -3,14 +3,16 @@
 ==========  ===============================================================
 dim-local   Deep InfoMax, local objective (DIM(L): beta=1, gamma=0.1)
 dim-global  Deep InfoMax, global objective (DIM(G): alpha=1, gamma=1)
-dim         Deep InfoMax, both (alpha=0.5, beta=1, gamma=0.1)
+dim         Deep InfoMax, both (alpha=0.5, beta=1, gamma=0.1); all three
+            take the structural tasks ``occlude`` and ``coord``
 simclr      SimCLR: two augmented views, projection head, NT-Xent
 demi        DEMI: views x, y and a sub-view x' of x; InfoNCE(x', y) plus the
             conditional term I(x; y | x') (I_BO by default, ``conditional="is"``)
 multiview   the same three views with InfoNCE(x', y) + InfoNCE(x, y): DEMI's
             baseline without the conditional term
 cpc         CPC on a grid of image patches (needs the ``patch-dim`` encoder,
-            which ``infomax train cpc`` picks by default)
+            which ``infomax train cpc`` picks by default); CPC v2's
+            ``directions="all"`` and ``patch_aug=True``
 ==========  ===============================================================
 
 (``cpc-seq``, CPC on sequences, has no image encoder: see

@@ -17,6 +17,13 @@ all columns: a masked convolution over rows) gives the context ``c``. Step
 ``k`` predicts the patch ``k`` rows below from ``c`` with ``W_k``; negatives are
 every patch of the batch. The same :func:`cpc_step_losses` runs with each grid
 column as a sequence over rows.
+
+Options from CPC v2 (Hénaff et al., 2020), off by default: ``directions="all"``
+predicts in the four directions (down, up, right, left), each with its own
+context stack on the grid turned so that its targets lie below
+(:func:`orient`); ``patch_aug=True`` augments each patch on its own; and the
+encoder option ``norm="layer"`` (``--encoder-option norm=layer``) replaces the
+patch encoder's BatchNorm by per-patch normalisation.
 """
 
 from __future__ import annotations
@@ -32,7 +39,15 @@ from infomax.distributed import gather
 from infomax.methods.base import Method, MethodOutput
 from infomax.validation import InputError
 
-__all__ = ["CPCImage", "CPCSequence", "RowCausalConv", "cpc_step_losses"]
+__all__ = [
+    "DIRECTIONS",
+    "CPCImage",
+    "CPCSequence",
+    "RowCausalConv",
+    "cpc_step_losses",
+    "orient",
+    "unorient",
+]
 
 
 def cpc_step_losses(
@@ -150,21 +165,66 @@ class RowCausalConv(nn.Module):
         return self.conv(F.pad(x, (1, 1, self.rows - 1, 0)))
 
 
+#: Prediction directions of image CPC: the patch k rows below, k rows above, k columns
+#: to the right, k columns to the left.
+DIRECTIONS = ("down", "up", "right", "left")
+
+
+def orient(grid: torch.Tensor, direction: str) -> torch.Tensor:
+    """Turn a (B, F, G_h, G_w) grid so that ``direction``'s targets lie rows below.
+
+    "down": as is; "up": rows reversed; "right": transposed (columns become
+    rows); "left": transposed, then rows reversed. :func:`unorient` undoes it.
+    """
+    if direction in ("right", "left"):
+        grid = grid.transpose(2, 3)
+    return grid.flip(2) if direction in ("up", "left") else grid
+
+
+def unorient(grid: torch.Tensor, direction: str) -> torch.Tensor:
+    """The inverse of :func:`orient`: back to the image's own rows and columns."""
+    if direction in ("up", "left"):
+        grid = grid.flip(2)
+    return grid.transpose(2, 3) if direction in ("right", "left") else grid
+
+
+def _context_stack(
+    z_dim: int, context_dim: int, layers: int, steps: int
+) -> tuple[nn.Conv2d, nn.ModuleList, nn.ModuleList]:
+    """One direction's input projection, row-causal layers and step predictors."""
+    inp = nn.Conv2d(z_dim, context_dim, 1)
+    context = nn.ModuleList(RowCausalConv(context_dim, context_dim) for _ in range(layers))
+    predictors = nn.ModuleList(nn.Linear(context_dim, z_dim, bias=False) for _ in range(steps))
+    return inp, context, predictors
+
+
 class CPCImage(Method):
     """CPC on the patch grid of an image (see the module docstring).
 
     Args:
-        encoder: a :class:`~infomax.nets.PatchEncoder` (``make_encoder("patch-dim")``).
+        encoder: a :class:`~infomax.nets.PatchEncoder` (``make_encoder("patch-dim")``;
+            ``--encoder-option norm=layer`` normalises each patch on its own).
         augment: one view per image (crop and flip by default).
         context_dim: channels of the context network.
         layers: row-causal convolution layers (each with a residual connection).
-        steps: rows ahead to predict (K < grid height).
+        steps: rows ahead to predict (K < grid height; with ``directions="all"``,
+            also K < grid width).
         probe_layer: encoder layer handed to the online probe.
+        directions: "down" (the original: each patch predicts the patches
+            below it) or "all": also up, right and left, each direction with
+            its own context stack and predictors on the turned grid
+            (:func:`orient`); the loss is the mean over directions.
+        patch_aug: augment every patch on its own after cutting
+            (:class:`~infomax.data.patch_augment.PatchAugment`: crop-resize,
+            flip, colour drop, grayscale); the views are then the patches.
 
     Shapes:
-        input of :meth:`forward`: views ``[(B, C, H, W)]``.
-        :attr:`MethodOutput.metrics`: ``mi_k1 .. mi_kK`` (nats), each at most
-        ``log(B G_h G_w)``.
+        input of :meth:`forward`: views ``[(B, C, H, W)]``, or with ``patch_aug``
+        ``[(B G_h G_w, C, patch, patch)]`` from :meth:`make_views`.
+        :attr:`MethodOutput.metrics`: ``mi_k1 .. mi_kK`` (nats, averaged over
+        the directions), each at most ``log(B G_h G_w)``; with
+        ``directions="all"`` also ``mi_down``, ``mi_up``, ``mi_right``,
+        ``mi_left`` (mean over the steps).
     """
 
     def __init__(
@@ -175,7 +235,10 @@ class CPCImage(Method):
         layers: int = 3,
         steps: int = 3,
         probe_layer: str = "conv",
+        directions: str = "down",
+        patch_aug: bool = False,
     ) -> None:
+        from infomax.data.patch_augment import PatchAugment
         from infomax.nets.patches import PatchEncoder
 
         if not isinstance(encoder, PatchEncoder):
@@ -183,33 +246,93 @@ class CPCImage(Method):
                 f"cpc needs the patch-dim encoder (a grid of patch embeddings), got "
                 f"{type(encoder).__name__}"
             )
+        if directions not in ("down", "all"):
+            raise InputError(f"directions must be 'down' or 'all', got {directions!r}")
+        if patch_aug and augment is None:
+            raise InputError("patch_aug needs an augmentation (its mean and std)")
         super().__init__(encoder, augment, probe_layer)
-        z_dim, grid_rows, _ = encoder.local_shape
-        if not 1 <= steps < grid_rows:
-            raise InputError(f"steps must be in 1..{grid_rows - 1} for a {grid_rows}-row grid")
-        self.inp = nn.Conv2d(z_dim, context_dim, 1)
-        self.context = nn.ModuleList(RowCausalConv(context_dim, context_dim) for _ in range(layers))
-        self.predictors = nn.ModuleList(
-            nn.Linear(context_dim, z_dim, bias=False) for _ in range(steps)
+        z_dim, grid_rows, grid_cols = encoder.local_shape
+        lines = grid_rows if directions == "down" else min(grid_rows, grid_cols)
+        if not 1 <= steps < lines:
+            raise InputError(
+                f"steps must be in 1..{lines - 1} for a {grid_rows}x{grid_cols} grid "
+                f"with directions={directions!r}"
+            )
+        self.directions = ("down",) if directions == "down" else DIRECTIONS
+        self.inp, self.context, self.predictors = _context_stack(z_dim, context_dim, layers, steps)
+        self.turned = nn.ModuleDict()  # the other directions' stacks
+        for direction in self.directions[1:]:
+            inp, context, predictors = _context_stack(z_dim, context_dim, layers, steps)
+            self.turned[direction] = nn.ModuleDict(
+                {"inp": inp, "context": context, "predictors": predictors}
+            )
+        self.patch_augment = (
+            PatchAugment(augment.mean, augment.std) if patch_aug and augment else None
         )
 
-    def contexts(self, z: torch.Tensor) -> torch.Tensor:
-        """Row-causal context (B, C, G_h, G_w) of a patch-embedding grid (B, Z, G_h, G_w)."""
-        c = self.inp(z)
-        for layer in self.context:
+    def stack(self, direction: str = "down") -> tuple[nn.Module, nn.ModuleList, nn.ModuleList]:
+        """``(inp, context layers, predictors)`` of one direction."""
+        if direction == "down":
+            return self.inp, self.context, self.predictors
+        if direction not in self.turned:
+            raise InputError(f"this CPC predicts {', '.join(self.directions)}, not {direction!r}")
+        parts = self.turned[direction]
+        return parts["inp"], parts["context"], parts["predictors"]
+
+    def _turned_context(self, z: torch.Tensor, direction: str) -> torch.Tensor:
+        """Context of an oriented grid (B, Z, G_h', G_w'), in that orientation."""
+        inp, layers, _ = self.stack(direction)
+        c = inp(z)
+        for layer in layers:
             c = c + layer(F.relu(c))
         return c
 
-    def loss(self, views: list[torch.Tensor]) -> MethodOutput:
-        """Mean InfoNCE over the steps; each grid column is a sequence over rows."""
-        out = self.encoder(views[0])
-        z = out.local  # (B, Z, G_h, G_w)
-        c = self.contexts(z)
+    def contexts(self, z: torch.Tensor, direction: str = "down") -> torch.Tensor:
+        """Causal context (B, C, G_h, G_w) of a patch-embedding grid (B, Z, G_h, G_w).
+
+        For "down" (row-causal) the context at row r sees rows r - 2L .. r of ``z``
+        only (L layers); for "up" rows r .. r + 2L; for "right" columns
+        c - 2L .. c; for "left" columns c .. c + 2L. Returned in the image's
+        own orientation.
+        """
+        return unorient(self._turned_context(orient(z, direction), direction), direction)
+
+    def make_views(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The view of each image, or with ``patch_aug`` its augmented patches."""
+        views = super().make_views(images)
+        if self.patch_augment is None:
+            return views
+        return [self.patch_augment(self.encoder.cut(views[0]))]
+
+    def _direction_losses(
+        self, z: torch.Tensor, direction: str
+    ) -> tuple[list[torch.Tensor], float]:
+        """Each step's InfoNCE for one direction (each grid column a sequence over rows),
+        and their cap ``log(B G_h G_w)`` (nats)."""
+        z = orient(z, direction)
+        c = self._turned_context(z, direction)
         # columns as sequences: (B G_w, G_h, dim)
         z_seq = gather(z.permute(0, 3, 2, 1).reshape(-1, z.shape[2], z.shape[1]))
         c_seq = gather(c.permute(0, 3, 2, 1).reshape(-1, c.shape[2], c.shape[1]))
-        losses = cpc_step_losses(c_seq, z_seq, self.predictors)
         cap = math.log(z_seq.shape[0] * z_seq.shape[1])
-        metrics = {f"mi_k{k}": cap - loss.detach() for k, loss in enumerate(losses, start=1)}
+        return cpc_step_losses(c_seq, z_seq, self.stack(direction)[2]), cap
+
+    def loss(self, views: list[torch.Tensor]) -> MethodOutput:
+        """Mean InfoNCE over the steps (and directions)."""
+        if self.patch_augment is None:
+            out = self.encoder(views[0])
+        else:
+            out = self.encoder.encode_patches(views[0])
+        z = out.local  # (B, Z, G_h, G_w)
+        per_direction = []
+        for direction in self.directions:
+            step_losses, cap = self._direction_losses(z, direction)
+            per_direction.append(torch.stack(step_losses))
+        losses = torch.stack(per_direction)  # (directions, K)
+        step_means = losses.detach().mean(0)
+        metrics = {f"mi_k{k}": cap - loss for k, loss in enumerate(step_means, start=1)}
+        if len(self.directions) > 1:
+            for direction, row in zip(self.directions, losses.detach(), strict=True):
+                metrics[f"mi_{direction}"] = cap - row.mean()
         features = out.layer(self.probe_layer).detach()
-        return MethodOutput(torch.stack(losses).mean(), metrics, features)
+        return MethodOutput(losses.mean(), metrics, features)

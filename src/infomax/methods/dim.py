@@ -40,6 +40,12 @@ image content; across views it must find what two augmentations share.
 
 The paper's critics use 2048 units; the default here is 512 to fit a CPU
 budget (``critic_dim``).
+
+The paper's structural tasks (its Table 5) are options, off by default (see
+:mod:`infomax.methods.dim_structural`): ``occlude`` computes ``y`` from the view
+with random cells occluded while the feature map comes from the full view;
+``coord`` adds the absolute and relative coordinate-prediction losses with that
+weight.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from infomax.bounds import make_bound
 from infomax.data.augment import Augment
 from infomax.distributed import gather
 from infomax.methods.base import GradientReversal, Method, MethodOutput
+from infomax.methods.dim_structural import CoordinateHeads, check_occlusion, occlude_views
 from infomax.validation import InputError
 
 __all__ = ["ESTIMATORS", "PRESETS", "DeepInfoMax", "dim_objective"]
@@ -146,11 +153,20 @@ class DeepInfoMax(Method):
         views: 1 (the paper) or 2 (``y`` of each view against the feature map
             of the other; see the module docstring).
         probe_layer: encoder layer handed to the online probe.
+        occlude: 0 (off), a fraction in (0, 1) of cells occluded independently,
+            or a whole number of cells occluded per image, in the view ``y`` is
+            computed from (the feature maps see the full view; the encoder runs
+            on both, twice the images per step).
+        occlude_grid: cells per side of the occlusion grid (>= 2).
+        coord: weight of the absolute and relative coordinate-prediction
+            cross-entropies (0: off, no heads built).
 
     Shapes:
         input of :meth:`forward`: ``views`` float views, each (B, C, H, W).
         :attr:`MethodOutput.metrics`: ``global_mi``, ``local_mi`` (nats),
-        ``prior_loss``, ``prior_accuracy`` (the discriminator's), as enabled.
+        ``prior_loss``, ``prior_accuracy`` (the discriminator's),
+        ``coord_loss``, ``coord_accuracy``, ``relcoord_loss``,
+        ``relcoord_accuracy`` (averaged over views), as enabled.
     """
 
     num_views = 1
@@ -166,8 +182,19 @@ class DeepInfoMax(Method):
         critic_dim: int = 512,
         views: int = 1,
         probe_layer: str = "conv",
+        occlude: float = 0.0,
+        occlude_grid: int = 4,
+        coord: float = 0.0,
     ) -> None:
         super().__init__(encoder, augment, probe_layer)
+        check_occlusion(occlude, occlude_grid)
+        if coord < 0:
+            raise InputError(f"coord is a loss weight, >= 0 (0: off), got {coord}")
+        self.occlude, self.occlude_grid, self.coord = (
+            float(occlude),
+            int(occlude_grid),
+            float(coord),
+        )
         if views not in (1, 2):
             raise InputError(f"DIM takes views=1 or views=2, got {views}")
         self.num_views = int(views)
@@ -198,6 +225,9 @@ class DeepInfoMax(Method):
             )  # fmt: skip
         else:
             self.discriminator = None
+        self.coord_heads = (
+            CoordinateHeads(channels, out_dim, (height, width)) if coord > 0 else None
+        )
 
     def _term(
         self,
@@ -227,9 +257,19 @@ class DeepInfoMax(Method):
         if len(views) != self.num_views:
             raise InputError(f"DIM with views={self.num_views} got {len(views)} views")
         batch = views[0].shape[0]
-        out = self.encoder(torch.cat(views) if len(views) > 1 else views[0])
-        ys = list(out.y.split(batch))
-        maps = list(out.local.split(batch))
+        clean = torch.cat(views) if len(views) > 1 else views[0]
+        if self.occlude > 0:
+            # one pass over the full views (their maps) and the occluded ones (their y)
+            out = self.encoder(
+                torch.cat([clean, occlude_views(clean, self.occlude, self.occlude_grid)])
+            )
+            y_all = out.y[len(clean) :]
+            maps = list(out.local[: len(clean)].split(batch))
+        else:
+            out = self.encoder(clean)
+            y_all = out.y
+            maps = list(out.local.split(batch))
+        ys = list(y_all.split(batch))
         total = out.y.new_zeros(())
         metrics: dict[str, torch.Tensor] = {}
         if self.global_y is not None and self.global_map is not None:
@@ -240,8 +280,15 @@ class DeepInfoMax(Method):
             loss, mi = self._term(self.local_y, self.local_map, ys, maps, local=True)
             total = total + self.beta * loss
             metrics["local_mi"] = mi
+        if self.coord_heads is not None:
+            parts = [self.coord_heads(m, y) for m, y in zip(maps, ys, strict=True)]
+            for key in parts[0]:
+                metrics[key] = torch.stack([p[key] for p in parts]).mean()
+            total = total + self.coord * (metrics["coord_loss"] + metrics["relcoord_loss"])
+            for key in ("coord_loss", "relcoord_loss"):
+                metrics[key] = metrics[key].detach()
         if self.discriminator is not None:
-            y = out.y
+            y = y_all
             fake = gather(self.discriminator(self.reverse(torch.sigmoid(y))).squeeze(-1))
             real = gather(self.discriminator(torch.rand_like(y)).squeeze(-1))
             prior = F.softplus(-real).mean() + F.softplus(fake).mean()

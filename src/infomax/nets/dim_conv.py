@@ -10,7 +10,10 @@ from torch import nn
 from infomax.nets.base import EncoderOutput, ImageEncoder
 from infomax.validation import InputError
 
-__all__ = ["DIMConvEncoder"]
+__all__ = ["NORMS", "DIMConvEncoder"]
+
+#: Normalisation layers the DIM conv net can use (``norm``).
+NORMS = ("batch", "layer")
 
 
 class DIMConvEncoder(ImageEncoder):
@@ -42,6 +45,12 @@ class DIMConvEncoder(ImageEncoder):
             the second to last (index 1 for the default three).
         resize: resize inputs the convolutions cannot take; False: refuse such
             an ``image_size`` with :class:`InputError`.
+        norm: "batch" (BatchNorm, the paper's) or "layer": each convolution's
+            output normalised over its channels and positions per image
+            (``GroupNorm(1, C)``) and the fc layer by ``LayerNorm``, so no
+            statistic is shared across the batch (CPC v2's choice for patch
+            encoders: BatchNorm lets the patches of a batch exchange information).
+            Both have the same parameters.
 
     Attributes:
         image_size: the (height, width) of the images it is given.
@@ -63,8 +72,12 @@ class DIMConvEncoder(ImageEncoder):
         fc_dim: int = 1024,
         local_index: int | None = None,
         resize: bool = True,
+        norm: str = "batch",
     ) -> None:
+        if norm not in NORMS:
+            raise InputError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
         super().__init__(in_channels, image_size)
+        self.norm = norm
         widths = tuple(int(w) for w in widths)
         if not widths:
             raise InputError("widths must name at least one convolution")
@@ -91,7 +104,7 @@ class DIMConvEncoder(ImageEncoder):
             layers.append(
                 nn.Sequential(
                     nn.Conv2d(channels, width, kernel_size=4, stride=2, padding=1, bias=False),
-                    nn.BatchNorm2d(width),
+                    nn.BatchNorm2d(width) if norm == "batch" else nn.GroupNorm(1, width),
                     nn.ReLU(inplace=True),
                 )
             )
@@ -102,7 +115,9 @@ class DIMConvEncoder(ImageEncoder):
         self.conv_shape = (widths[-1], h // factor, w // factor)
         flat = widths[-1] * (h // factor) * (w // factor)
         self.fc = nn.Sequential(
-            nn.Linear(flat, fc_dim), nn.BatchNorm1d(fc_dim), nn.ReLU(inplace=True)
+            nn.Linear(flat, fc_dim),
+            nn.BatchNorm1d(fc_dim) if norm == "batch" else nn.LayerNorm(fc_dim),
+            nn.ReLU(inplace=True),
         )
         self.out = nn.Linear(fc_dim, out_dim)
         self.fc_dim = int(fc_dim)

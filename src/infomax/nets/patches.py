@@ -34,6 +34,8 @@ class PatchEncoder(ImageEncoder):
         resize: resize images the patches do not tile exactly up to the next
             size they do (bilinear, inside :meth:`forward`, with a warning);
             False: refuse such an ``image_size`` with :class:`InputError`.
+        norm: the per-patch conv net's normalisation, "batch" or "layer" (see
+            :class:`DIMConvEncoder`; "layer" normalises each patch on its own).
 
     Shapes:
         input: (B, C, H, W) float.
@@ -55,6 +57,7 @@ class PatchEncoder(ImageEncoder):
         fc_dim: int = 1024,
         pooled: int = 4,
         resize: bool = True,
+        norm: str = "batch",
     ) -> None:
         super().__init__(in_channels, image_size)
         h, w = self.image_size
@@ -76,7 +79,9 @@ class PatchEncoder(ImageEncoder):
         )
         self.patch, self.stride = int(patch), int(stride)
         self.grid = ((h - patch) // stride + 1, (w - patch) // stride + 1)
-        self.inner = DIMConvEncoder(in_channels, patch, out_dim, widths, fc_dim, resize=False)
+        self.inner = DIMConvEncoder(
+            in_channels, patch, out_dim, widths, fc_dim, resize=False, norm=norm
+        )
         c, ch, cw = self.inner.conv_shape
         channels = c * ch * cw  # each patch's conv map, flattened
         self.pooled = int(pooled)
@@ -91,12 +96,29 @@ class PatchEncoder(ImageEncoder):
         windows = x.unfold(2, self.patch, self.stride).unfold(3, self.patch, self.stride)
         return windows.permute(0, 2, 3, 1, 4, 5).reshape(-1, c, self.patch, self.patch)
 
+    def cut(self, x: torch.Tensor) -> torch.Tensor:
+        """Checked images (B, C, H, W) -> their patches, as :meth:`patches` (resized if needed)."""
+        return self.patches(self.prepare(x))
+
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         """Encode every patch; return grids and pooled features (see the class docstring)."""
-        x = self.prepare(x)
-        batch = x.shape[0]
+        return self.encode_patches(self.cut(x))
+
+    def encode_patches(self, patches: torch.Tensor) -> EncoderOutput:
+        """:meth:`forward` on patches already cut: (B G_h G_w, C, patch, patch), row-major.
+
+        Lets a method change the patches between cutting and encoding (CPC's
+        per-patch augmentation).
+        """
         gh, gw = self.grid
-        out = self.inner(self.patches(x))
+        expected = (self.in_channels, self.patch, self.patch)
+        if patches.ndim != 4 or tuple(patches.shape[1:]) != expected or len(patches) % (gh * gw):
+            raise InputError(
+                f"PatchEncoder expects patches (B * {gh * gw}, {', '.join(map(str, expected))}), "
+                f"got {tuple(patches.shape)}"
+            )
+        batch = patches.shape[0] // (gh * gw)
+        out = self.inner(patches)
 
         def grid(t: torch.Tensor) -> torch.Tensor:  # (B G G, F) -> (B, F, G, G)
             return t.reshape(batch, gh, gw, -1).permute(0, 3, 1, 2)
