@@ -23,8 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from infomax.bench.protocol import BOUND_CHOICES, StaircaseBound, build_reference_models
-from infomax.bench.sampling import gaussian_pairs
-from infomax.distributions import rho_from_mi
+from infomax.distributions import gaussian_pairs, rho_from_mi
 
 
 class ReferenceStaircase:

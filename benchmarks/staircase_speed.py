@@ -58,9 +58,8 @@ from infomax.bench.protocol import (
     StaircaseBound,
     build_reference_models,
 )
-from infomax.bench.sampling import gaussian_pairs
 from infomax.bench.stacked import StackedStaircase
-from infomax.distributions import rho_from_mi
+from infomax.distributions import gaussian_pairs, rho_from_mi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import write_result  # noqa: E402

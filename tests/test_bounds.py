@@ -227,3 +227,44 @@ def test_a_new_bound_is_one_registration(
     assert value.item() == pytest.approx(float(random_scores.diagonal().mean()), abs=1e-12)
     with pytest.raises(ValueError, match="new, non-empty name"):
         registry.register_function("toy", lambda s: s.sum(), "again")
+
+
+def test_sample_forms_agree_with_the_matrix_forms(random_scores: torch.Tensor) -> None:
+    """Cut into its diagonal and off-diagonal entries, a (B, B) matrix gives the same bounds."""
+    s = random_scores
+    batch = s.shape[0]
+    positive = s.diagonal()[:, None]  # (B, 1)
+    negative = s[~torch.eye(batch, dtype=torch.bool)].view(batch, batch - 1)
+    expected = {
+        "infonce": (B.infonce(s) - math.log(batch), B.infonce(s)),  # objective: less log B
+        "dv": (B.dv(s), B.dv(s)),
+        "jsd": (B.jsd_objective(s), B.jsd(s)),
+    }
+    for name, (objective, estimate) in expected.items():
+        got_objective, got_estimate = B.make_bound(name).samples(positive, negative)
+        assert got_objective.item() == pytest.approx(objective.item(), abs=1e-12), name
+        assert got_estimate.item() == pytest.approx(estimate.item(), abs=1e-12), name
+        assert got_objective.requires_grad == s.requires_grad and not got_estimate.requires_grad
+    with pytest.raises(ValueError, match="bound 'smile' has no form on sets of scores; infonce"):
+        B.make_bound("smile").samples(positive, negative)
+
+
+def test_sample_infonce_counts_every_negative_of_the_row() -> None:
+    """(B, L) positives against (B, N) negatives: a perfect critic reaches log(1 + N)."""
+    positive = torch.full((4, 3), 50.0)
+    negative = torch.full((4, 10), -50.0)
+    _, estimate = B.make_bound("infonce").samples(positive, negative)
+    assert estimate.item() == pytest.approx(math.log(11), abs=1e-6)
+    _, estimate = B.make_bound("infonce").samples(torch.zeros(4, 3), torch.zeros(4, 10))
+    assert estimate.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bound_options_are_declared_with_their_defaults() -> None:
+    """Options are attributes with the registry's defaults; make_bound overrides them."""
+    assert B.BOUNDS["smile"].options == {"tau": 5.0}
+    assert B.make_bound("smile").tau == 5.0 and B.make_bound("smile", tau=2.0).tau == 2.0
+    assert B.make_bound("interpolated", alpha=0.5).alpha == 0.5
+    assert B.make_bound("contrastive_dv").dv_weight == 0.1
+    assert B.make_bound("mine", momentum=0.2).partition.momentum == 0.2
+    with pytest.raises(TypeError, match="bound 'smile' has no option 'alpha'"):
+        B.BOUNDS["smile"](alpha=0.5)

@@ -10,9 +10,8 @@ import torch
 
 from infomax.bench.demi import format_demi_table, run_demi, train_cell
 from infomax.bench.demi_optimal import chain_estimates, optimal_setting
-from infomax.bench.sampling import gaussian_pairs
 from infomax.cli import main
-from infomax.distributions import correlated_gaussian
+from infomax.distributions import correlated_gaussian, gaussian_pairs
 
 
 def test_optimal_infonce_matches_a_reference_loop() -> None:

@@ -266,6 +266,23 @@ def test_correspondence_of_a_perfect_score_is_one() -> None:
 # --------------------------------------------------------------------------- API and CLI
 
 
+def test_train_pair_standardizes_with_the_training_rows() -> None:
+    """Features are z-scored with the training rows' moments; a near-constant one keeps scale 1."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(3.0, 2.0, size=(200, 3)).astype(np.float32)
+    a[:, 2] = 5.0 + rng.normal(0.0, 1e-9, size=200).astype(np.float32)  # spread below MIN_STD
+    b = a[:, :2] + rng.normal(size=(200, 2)).astype(np.float32)
+    result = train_pair(a, b, dim=4, hidden=8, steps=1, batch_size=16, k=8, seed=0)
+    train = a[result.train_rows]
+    np.testing.assert_array_equal(result.standardize_a.mean, train.mean(axis=0))
+    np.testing.assert_array_equal(result.standardize_a.std[:2], train.std(axis=0)[:2])
+    assert result.standardize_a.std[2] == 1.0
+    scaled_a, _ = result.standardized(a[:5], b[:5])
+    np.testing.assert_array_equal(
+        scaled_a.numpy(), ((a[:5] - train.mean(0)) / result.standardize_a.std)
+    )
+
+
 def test_train_pair_bad_input() -> None:
     with pytest.raises(InputError, match="same number of rows"):
         train_pair(np.zeros((10, 2)), np.zeros((9, 2)))

@@ -11,10 +11,9 @@ import torch
 
 from infomax.bench.plots import plot_staircase
 from infomax.bench.protocol import BOUND_CHOICES, StaircaseBound, build_reference_models
-from infomax.bench.sampling import gaussian_pairs
 from infomax.bench.stacked import StackedCritic, StackedStaircase
 from infomax.bench.staircase import format_table, result_to_json, run_staircase
-from infomax.distributions import rho_from_mi
+from infomax.distributions import gaussian_pairs, rho_from_mi
 
 
 def rho_for_mi(mi):

@@ -8,6 +8,8 @@ import torch
 
 from infomax.validation import (
     InputError,
+    check_fraction,
+    heldout_count,
     validate_conditioning,
     validate_pair,
     validate_subviews,
@@ -299,3 +301,16 @@ def test_subviews_errors(spec: object, width: int, expected: str) -> None:
     with pytest.raises(InputError) as excinfo:
         validate_subviews(spec, width)  # type: ignore[arg-type]
     assert _message(excinfo) == expected
+
+
+def test_heldout_count_rounds_the_share_and_names_what_is_missing() -> None:
+    assert heldout_count(100, 0.3, name="heldout", minimum=10) == 30
+    assert heldout_count(7, 0.5, name="heldout", minimum=2) == 4  # round(3.5) is 4
+    with pytest.raises(InputError) as error:
+        heldout_count(25, 0.3, name="heldout", minimum=10)
+    assert str(error.value) == (
+        "heldout=0.3 of 25 rows leaves 8 held-out and 17 training rows; each needs at least 10"
+    )
+    for bad in (0.0, 1.0, -0.1):
+        with pytest.raises(InputError, match=rf"^f must be strictly between 0 and 1, got {bad}$"):
+            check_fraction(bad, "f")

@@ -6,44 +6,37 @@ The top-level names are imported lazily, so ``import infomax`` (and the
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from infomax.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
+#: Each module and the public names it lends this package.
 _EXPORTS = {
-    "estimate_mi": "infomax.estimate",
-    "estimate_cmi": "infomax.estimate",
-    "MIEstimate": "infomax.result",
-    "BOUNDS": "infomax.bounds",
-    "infonce": "infomax.bounds",
-    "nwj": "infomax.bounds",
-    "tuba": "infomax.bounds",
-    "dv": "infomax.bounds",
-    "jsd": "infomax.bounds",
-    "smile": "infomax.bounds",
-    "interpolated": "infomax.bounds",
-    "Bound": "infomax.bounds",
-    "make_bound": "infomax.bounds",
-    "Critic": "infomax.critics",
-    "SeparableCritic": "infomax.critics",
-    "BilinearCritic": "infomax.critics",
-    "ConcatCritic": "infomax.critics",
-    "make_critic": "infomax.critics",
-    "QuadraticSeparableCritic": "infomax.critics",
-    "DecomposedObjective": "infomax.objectives",
-    "get_task": "infomax.distributions",
-    "InputError": "infomax.validation",
+    "infomax.estimate": ("estimate_mi", "estimate_cmi"),
+    "infomax.result": ("MIEstimate",),
+    "infomax.bounds": (
+        "BOUNDS",
+        "infonce",
+        "nwj",
+        "tuba",
+        "dv",
+        "jsd",
+        "smile",
+        "interpolated",
+        "Bound",
+        "make_bound",
+    ),
+    "infomax.critics": (
+        "Critic",
+        "SeparableCritic",
+        "BilinearCritic",
+        "ConcatCritic",
+        "make_critic",
+        "QuadraticSeparableCritic",
+    ),
+    "infomax.objectives": ("DecomposedObjective",),
+    "infomax.distributions": ("get_task",),
+    "infomax.validation": ("InputError",),
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'infomax' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -51,19 +51,21 @@ class RankTransform:
 class Standardize:
     """Per-column z-scores ``(t - mean) / std`` with the reference rows' moments.
 
-    A constant reference column keeps its scale (``std`` 1).
+    A constant reference column (``std <= min_std``) keeps its scale (``std`` 1).
 
     Args:
-        reference: (N, d) rows the transform is fitted on.
+        reference: (N, d) rows the transform is fitted on; (N, ...) rows are
+            standardised per feature.
+        min_std: the largest standard deviation treated as constant.
     """
 
-    def __init__(self, reference: np.ndarray) -> None:
+    def __init__(self, reference: np.ndarray, min_std: float = 0.0) -> None:
         self.mean = reference.mean(axis=0)
         self.std = reference.std(axis=0)
-        self.std[self.std == 0] = 1.0
+        self.std[self.std <= min_std] = 1.0
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        """Transform (M, d) rows; returns float32 (M, d)."""
+        """Transform (M, d) (or (M, ...)) rows; returns float32 of the same shape."""
         return ((data - self.mean) / self.std).astype(np.float32)
 
 

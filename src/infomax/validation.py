@@ -13,13 +13,15 @@ importing torch.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "InputError",
+    "check_fraction",
+    "heldout_count",
     "validate_conditioning",
     "validate_pair",
     "validate_rows",
@@ -195,14 +197,11 @@ def validate_rows(data: Any, width: int, *, name: str = "x") -> np.ndarray:
         InputError: the problems :func:`validate_pair` reports for one array
             (a constant column is allowed), or a width other than ``width``.
     """
-    matrix, raw = _as_float_matrix(data, name)
-    if matrix.shape[1] != width:
-        raise InputError(
-            f"{name} must have shape (N, {width}) like the rows the model was fitted on, "
-            f"got shape {tuple(raw.shape)}"
-        )
-    _check_finite(matrix, raw, name)
-    return matrix
+    return _matrix_of_size(
+        data, name, 1, width,
+        lambda _, raw: f"{name} must have shape (N, {width}) like the rows the model was "
+        f"fitted on, got shape {tuple(raw.shape)}",
+    )  # fmt: skip
 
 
 def validate_conditioning(z: Any, n_rows: int, *, name: str = "Z") -> np.ndarray:
@@ -220,15 +219,72 @@ def validate_conditioning(z: Any, n_rows: int, *, name: str = "Z") -> np.ndarray
         InputError: the same problems :func:`validate_pair` reports, with the
             row count compared against ``n_rows``.
     """
-    z_mat, z_raw = _as_float_matrix(z, name)
-    if z_mat.shape[0] != n_rows:
-        raise InputError(
-            f"{name} must have one row per sample of X and Y: "
-            f"{name} has {z_mat.shape[0]} rows, X and Y have {n_rows}"
-        )
-    _check_finite(z_mat, z_raw, name)
+    z_mat = _matrix_of_size(
+        z, name, 0, n_rows,
+        lambda matrix, _: f"{name} must have one row per sample of X and Y: "
+        f"{name} has {matrix.shape[0]} rows, X and Y have {n_rows}",
+    )  # fmt: skip
     _check_not_constant(z_mat, name)
     return z_mat
+
+
+def _matrix_of_size(
+    data: Any,
+    name: str,
+    axis: int,
+    size: int,
+    problem: Callable[[np.ndarray, np.ndarray], str],
+) -> np.ndarray:
+    """``data`` as a finite float32 matrix with ``size`` entries along ``axis``.
+
+    Raises:
+        InputError: what :func:`_as_float_matrix` refuses; ``problem(matrix, raw input)``
+            where the size differs; NaN or inf values.
+    """
+    matrix, raw = _as_float_matrix(data, name)
+    if matrix.shape[axis] != size:
+        raise InputError(problem(matrix, raw))
+    _check_finite(matrix, raw, name)
+    return matrix
+
+
+def check_fraction(value: float, name: str) -> None:
+    """Raise :class:`InputError` unless ``0 < value < 1`` (a share of the rows)."""
+    if not 0.0 < value < 1.0:
+        raise InputError(f"{name} must be strictly between 0 and 1, got {value!r}")
+
+
+def heldout_count(
+    n: int,
+    fraction: float,
+    *,
+    name: str,
+    minimum: int,
+    parts: tuple[str, str] = ("held-out", "training"),
+    unit: str = "rows",
+) -> int:
+    """How many of ``n`` rows a ``fraction`` holds out, ``round(n * fraction)``, checked.
+
+    Args:
+        n: rows.
+        fraction: the share held out, in (0, 1).
+        name: the option's name, for messages.
+        minimum: the fewest rows each part needs.
+        parts: what messages call the held-out part and the rest.
+        unit: what messages call a row.
+
+    Raises:
+        InputError: a fraction outside (0, 1), or one that leaves either part
+            with fewer than ``minimum`` rows.
+    """
+    check_fraction(fraction, name)
+    held = int(round(n * fraction))
+    if held < minimum or n - held < minimum:
+        raise InputError(
+            f"{name}={fraction} of {n} {unit} leaves {held} {parts[0]} and {n - held} "
+            f"{parts[1]} {unit}; each needs at least {minimum}"
+        )
+    return held
 
 
 def _parse_size(item: Any) -> int:

@@ -1,9 +1,9 @@
 """Benchmarks with known ground truth: the MI staircase, the DEMI table and the demo.
 
-They import the core (bounds, critics, the conditional estimators) and nothing
+They import the core (bounds, critics, the conditional estimators, the Gaussian
+sampler :func:`infomax.distributions.gaussian_pairs`) and nothing
 in the core imports them. Modules:
 
-- :mod:`~infomax.bench.sampling`: a batch sampler of the correlated Gaussian on torch.
 - :mod:`~infomax.bench.protocol`: the staircase protocol: bounds, constants, reference models.
 - :mod:`~infomax.bench.stacked`: every staircase critic trained as one stacked model.
 - :mod:`~infomax.bench.staircase`: the staircase runner, its result file and table.

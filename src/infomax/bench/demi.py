@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from infomax.bench.demi_optimal import optimal_setting
-from infomax.bench.sampling import gaussian_pairs
-from infomax.distributions import rho_from_mi
+from infomax.distributions import gaussian_pairs, rho_from_mi
 from infomax.jsonable import write_json_atomic
+from infomax.minimise import minimise
 from infomax.numerics import flush_denormals
 from infomax.objectives import LOW_ESS, DecomposedObjective
 from infomax.progress import Progress
@@ -111,17 +111,17 @@ def train_cell(
         # (a third of the rows the critics see in training, at most 20,000).
         fit_rows = max(4 * dim, min(20_000, steps * batch // 3))
         objective.fit_samplers(*gaussian_pairs(fit_rows, rho, generator=generator))
-    optimizer = torch.optim.Adam(objective.parameters(), lr=lr)
     curve: list[tuple[int, float]] = []
-    for step in range(1, steps + 1):
-        x, y = gaussian_pairs(batch, rho, generator=generator)
-        loss = objective.training_loss(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+
+    def batch_loss(_: int) -> torch.Tensor:
+        return objective.training_loss(*gaussian_pairs(batch, rho, generator=generator))
+
+    def record(step: int, _: torch.Tensor) -> None:
         if curve_every and step % curve_every == 0:
             x, y = gaussian_pairs(batch, rho, generator=generator)
             curve.append((step, float(objective.estimate_terms(x, y).sum())))
+
+    minimise(torch.optim.Adam(objective.parameters(), lr=lr), batch_loss, steps, after_step=record)
     train_seconds = time.perf_counter() - start
     objective.train(False)
     terms, ess = [], []

@@ -14,7 +14,6 @@ import math
 import numpy as np
 import torch
 
-from infomax.bench.sampling import gaussian_pairs
 from infomax.bounds import (
     boosted_conditional_infonce,
     conditional_infonce,
@@ -22,6 +21,7 @@ from infomax.bounds import (
     infonce,
 )
 from infomax.distributions import (
+    gaussian_pairs,
     optimal_critic_scores,
     optimal_phi_scores,
     optimal_psi_scores,

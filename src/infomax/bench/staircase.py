@@ -43,9 +43,8 @@ from infomax.bench.protocol import (
     SMILE_TAU,
     check_choices,
 )
-from infomax.bench.sampling import gaussian_pairs
 from infomax.bench.stacked import StackedStaircase, compute_dtype
-from infomax.distributions import rho_from_mi
+from infomax.distributions import gaussian_pairs, rho_from_mi
 from infomax.jsonable import to_jsonable, write_json_atomic
 from infomax.progress import Progress
 

@@ -8,6 +8,9 @@
   (InfoNCE, NWJ, TUBA, DV, MINE, JSD, SMILE, interpolated, ``contrastive_dv``)
   and their registry entries. **A new bound goes there**: its function and a
   registered :class:`Bound` subclass, plus a test in ``tests/test_bounds.py``.
+* :mod:`infomax.bounds.samples` — InfoNCE, DV and JSD on sets of positive and
+  negative scores that are not one square matrix (DIM's (B, B, L) local scores,
+  NDM's discriminator), served through :meth:`Bound.samples`.
 * :mod:`infomax.bounds.mine` — MINE's moving-average partition;
   :mod:`infomax.bounds.scores` — helpers on score matrices.
 * :mod:`infomax.bounds.conditional` — DEMI's conditional bounds.

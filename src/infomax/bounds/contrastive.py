@@ -34,6 +34,7 @@ from torch import Tensor
 
 from infomax.bounds.mine import MovingAveragePartition
 from infomax.bounds.registry import Bound, register, register_function
+from infomax.bounds.samples import dv_samples, infonce_samples, jsd_samples
 from infomax.bounds.scores import check_scores, log_mean_exp_offdiagonal, offdiagonal_mask
 
 __all__ = [
@@ -261,11 +262,8 @@ class ContrastiveDV(Bound):
     summary = "default: InfoNCE + DV training, DV over all test pairs"
     dv_readout = True
     objective_is_estimate = False
-    options = ("dv_weight",)
-
-    def __init__(self, dv_weight: float = 0.1) -> None:
-        super().__init__()
-        self.dv_weight = dv_weight
+    options = {"dv_weight": 0.1}
+    dv_weight: float
 
     def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         return dv(scores)
@@ -274,23 +272,10 @@ class ContrastiveDV(Bound):
         return contrastive_dv_objective(scores, self.dv_weight)
 
 
-register_function("infonce", infonce, "CPC, at most log B")
+register_function("infonce", infonce, "CPC, at most log B", samples=infonce_samples)
 register_function("nwj", nwj, "f-divergence bound")
-
-
-@register
-class TUBA(Bound):
-    """:func:`tuba` with a learned baseline ``log a(x)`` (zero when none is given)."""
-
-    name = "tuba"
-    summary = "learned baseline"
-    needs_baseline = True
-
-    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return tuba(scores, 0.0 if log_baseline is None else log_baseline)
-
-
-register_function("dv", dv, "Donsker-Varadhan", dv_readout=True)
+register_function("tuba", tuba, "learned baseline", needs_baseline=True)
+register_function("dv", dv, "Donsker-Varadhan", dv_readout=True, samples=dv_samples)
 
 
 @register
@@ -300,11 +285,12 @@ class MINE(Bound):
     name = "mine"
     summary = "DV with a moving-average gradient"
     dv_readout = True
-    options = ("momentum",)
+    options = {"momentum": 0.01}
+    momentum: float
 
-    def __init__(self, momentum: float = 0.01) -> None:
-        super().__init__()
-        self.partition = MovingAveragePartition(momentum)
+    def __init__(self, **options: float) -> None:
+        super().__init__(**options)
+        self.partition = MovingAveragePartition(self.momentum)
 
     def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
         return dv(scores)
@@ -313,52 +299,15 @@ class MINE(Bound):
         return self.partition(scores)
 
 
-@register
-class JSD(Bound):
-    """Trained with :func:`jsd_objective`, read out by :func:`jsd`."""
-
-    name = "jsd"
-    summary = "Jensen-Shannon training"
-    objective_is_estimate = False
-
-    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return jsd(scores)
-
-    def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return jsd_objective(scores)
-
-
-@register
-class SMILE(Bound):
-    """:func:`smile` reported; trained by :func:`smile_objective` (JSD's gradient)."""
-
-    name = "smile"
-    summary = "clipped DV"
-    options = ("tau",)
-
-    def __init__(self, tau: float | None = 5.0) -> None:
-        super().__init__()
-        self.tau = tau
-
-    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return smile(scores, self.tau)
-
-    def objective(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return smile_objective(scores, self.tau)
-
-
-@register
-class Interpolated(Bound):
-    """:func:`interpolated` with a learned baseline, maximised and reported."""
-
-    name = "interpolated"
-    summary = "between InfoNCE and TUBA"
-    needs_baseline = True
-    options = ("alpha",)
-
-    def __init__(self, alpha: float = 0.01) -> None:
-        super().__init__()
-        self.alpha = alpha
-
-    def estimate(self, scores: Tensor, log_baseline: Tensor | None = None) -> Tensor:
-        return interpolated(scores, 0.0 if log_baseline is None else log_baseline, self.alpha)
+register_function(
+    "jsd", jsd, "Jensen-Shannon training", objective=jsd_objective, samples=jsd_samples
+)
+# SMILE's objective carries the estimate's value with JSD's gradient.
+register_function(
+    "smile", smile, "clipped DV", objective=smile_objective, objective_is_estimate=True,
+    options={"tau": 5.0},
+)  # fmt: skip
+register_function(
+    "interpolated", interpolated, "between InfoNCE and TUBA", needs_baseline=True,
+    options={"alpha": 0.01},
+)  # fmt: skip

@@ -20,34 +20,16 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from infomax.lazy import lazy_exports
 
+#: Each module and the public names it lends this package.
 _EXPORTS = {
-    "load_dataset": "infomax.data.dataset",
-    "ImageDataset": "infomax.data.dataset",
-    "BUILTIN_SOURCES": "infomax.data.dataset",
-    "BatchLoader": "infomax.data.loader",
-    "Batch": "infomax.data.loader",
-    "Augment": "infomax.data.augment",
-    "AugmentConfig": "infomax.data.augment",
-    "PRESETS": "infomax.data.augment",
-    "DataError": "infomax.data.errors",
-    "cache_root": "infomax.data.cache",
-    "download_cifar": "infomax.data.cifar",
-    "parse_cifar_batch": "infomax.data.cifar",
-    "read_cifar_archive": "infomax.data.cifar",
-    "CIFAR": "infomax.data.cifar",
+    "infomax.data.dataset": ("load_dataset", "ImageDataset", "BUILTIN_SOURCES"),
+    "infomax.data.loader": ("BatchLoader", "Batch"),
+    "infomax.data.augment": ("Augment", "AugmentConfig", "PRESETS"),
+    "infomax.data.errors": ("DataError",),
+    "infomax.data.cache": ("cache_root",),
+    "infomax.data.cifar": ("download_cifar", "parse_cifar_batch", "read_cifar_archive", "CIFAR"),
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'infomax.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -37,6 +37,7 @@ from infomax.progress import Progress
 
 __all__ = [
     "CIFAR",
+    "CIFAR_HOST",
     "CifarSpec",
     "download_cifar",
     "file_md5",
@@ -47,14 +48,17 @@ __all__ = [
 ]
 
 
+#: Where the official archives are downloaded from.
+CIFAR_HOST = "https://www.cs.toronto.edu/~kriz/"
+
+
 @dataclass(frozen=True)
 class CifarSpec:
     """Where an official CIFAR archive lives and what it holds.
 
     Attributes:
         name: "cifar10" or "cifar100".
-        url: download address.
-        filename: the archive's file name.
+        filename: the archive's file name (downloaded from :data:`CIFAR_HOST`).
         md5: the archive's official MD5.
         folder: the folder inside the archive.
         train: training batch files.
@@ -66,7 +70,6 @@ class CifarSpec:
     """
 
     name: str
-    url: str
     filename: str
     md5: str
     folder: str
@@ -77,11 +80,15 @@ class CifarSpec:
     names_key: str
     file_md5: dict[str, str]
 
+    @property
+    def url(self) -> str:
+        """The official download address."""
+        return CIFAR_HOST + self.filename
+
 
 CIFAR: dict[str, CifarSpec] = {
     "cifar10": CifarSpec(
         name="cifar10",
-        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         filename="cifar-10-python.tar.gz",
         md5="c58f30108f718f92721af3b95e74349a",
         folder="cifar-10-batches-py",
@@ -102,7 +109,6 @@ CIFAR: dict[str, CifarSpec] = {
     ),
     "cifar100": CifarSpec(
         name="cifar100",
-        url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
         filename="cifar-100-python.tar.gz",
         md5="eb9058c3a382ffc7106e4002c42a8d85",
         folder="cifar-100-python",

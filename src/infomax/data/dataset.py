@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +47,6 @@ from infomax.data.layout import Plan, Size, as_size, folder_plan, slug, tar_plan
 from infomax.data.tar import TarListing, is_tar, list_tar
 
 if TYPE_CHECKING:
-    import torch
-
     from infomax.data.loader import BatchLoader
 
 __all__ = ["BUILTIN_SOURCES", "ImageDataset", "load_dataset"]
@@ -110,57 +109,48 @@ class ImageDataset:
         """Every image has a label (none is -1)."""
         return bool(len(self.labels)) and bool((self.labels >= 0).all())
 
-    def loader(
-        self,
-        batch_size: int,
-        shuffle: bool = True,
-        drop_last: bool = True,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
-        **kwargs: Any,
-    ) -> BatchLoader:
-        """A :class:`~infomax.data.loader.BatchLoader` over this data set (see there)."""
+    def loader(self, batch_size: int, **options: Any) -> BatchLoader:
+        """A :class:`~infomax.data.loader.BatchLoader` over this data set; ``options`` are
+        its keywords (``shuffle``, ``drop_last``, ``seed``, ``device``, ``dtype``, ...)."""
         from infomax.data.loader import BatchLoader
 
-        return BatchLoader(
-            self.images,
-            self.labels,
-            batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            seed=seed,
-            device=device,
-            **kwargs,
-        )
+        return BatchLoader(self.images, self.labels, batch_size, **options)
 
 
-def _build(
-    plan: Plan,
-    name: str,
-    split: str,
+def _entry(
     root: Path,
-    mode: str,
-    size: tuple[int, int] | None,
-    workers: int | None,
-    progress: bool | None,
+    label: str,
+    identity: dict[str, Any],
+    fill: Callable[[EntryWriter], tuple[np.ndarray, np.ndarray, dict[str, Any]]],
 ) -> tuple[Path, bool]:
-    """Return the cache entry for ``plan``, decoding it first if needed."""
-    key = cache_key(plan.identity)
-    final = root / "datasets" / f"{slug(name)}-{split}-{key}"
+    """The cache entry of ``identity`` under ``root``, and whether it was there already.
+
+    A missing entry is made: ``fill(writer)`` decodes the images (into
+    ``writer``'s array or its own) and returns them with their labels and meta
+    data, which the entry keeps with ``identity`` and the decoding time.
+    """
+    final = root / "datasets" / f"{label}-{cache_key(identity)}"
     if load_entry(final) is not None:
         return final, True
     started = time.perf_counter()
     with EntryWriter(final) as writer:
+        images, labels, meta = fill(writer)
+        meta |= {"identity": identity, "decode_seconds": round(time.perf_counter() - started, 3)}
+        writer.commit(images, labels, meta)
+    return final, False
+
+
+def _build(plan: Plan, name: str, split: str, root: Path, **decode: Any) -> tuple[Path, bool]:
+    """The cache entry of a folder or tar ``plan``; ``decode``: :func:`decode_images`' options."""
+
+    def fill(writer: EntryWriter) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         images, stats = decode_images(
             plan.items(),
             total=len(plan.layout.files),
             allocate=writer.allocate,
             describe=plan.describe,
-            mode=mode,
-            size=size,
-            workers=workers,
-            progress=progress,
             desc=f"decoding {slug(name)} ({split})",
+            **decode,
         )
         if stats.grey:
             images = writer.keep_first_channel(images)
@@ -170,60 +160,47 @@ def _build(
             "kind": plan.kind,
             "split": split,
             "classes": plan.layout.classes,
-            "identity": plan.identity,
-            "decode_seconds": round(time.perf_counter() - started, 3),
             "workers": stats.workers,
         }
-        writer.commit(images, plan.layout.labels, meta)
-    return final, False
+        return images, plan.layout.labels, meta
+
+    return _entry(root, f"{slug(name)}-{split}", plan.identity, fill)
 
 
 def _cifar_entry(
-    name: str,
-    split: str,
-    root: Path,
-    size: tuple[int, int] | None,
-    archive: Path | None,
-    folder: Path | None,
+    name: str, split: str, root: Path, size: tuple[int, int] | None, source: Path, archive: bool
 ) -> tuple[Path, bool]:
+    """The cache entry of a CIFAR split from its ``archive`` (or the unpacked ``source`` folder)."""
     spec = CIFAR[name]
     opts = {"size": size}
-    if archive is not None:
-        stat = archive.stat()
-        identity = {"kind": "cifar", "name": name, "path": str(archive), "size_bytes": stat.st_size}
+    if archive:
+        stat = source.stat()
+        identity = {"kind": "cifar", "name": name, "path": str(source), "size_bytes": stat.st_size}
         identity |= {"mtime_ns": stat.st_mtime_ns, "split": split, **opts}
     else:
-        assert folder is not None
-        identity = {"kind": "cifar-folder", "name": name, "path": str(folder), "split": split}
+        identity = {"kind": "cifar-folder", "name": name, "path": str(source), "split": split}
         identity |= {
-            f: (folder / f).stat().st_mtime_ns for f in spec.file_md5 if (folder / f).exists()
+            f: (source / f).stat().st_mtime_ns for f in spec.file_md5 if (source / f).exists()
         }
         identity |= opts
-    final = root / "datasets" / f"{name}-{split}-{cache_key(identity)}"
-    if load_entry(final) is not None:
-        return final, True
-    started = time.perf_counter()
-    if archive is not None:
-        images, labels, classes = read_cifar_archive(archive, name, split)
-    else:
-        assert folder is not None
-        images, labels, classes = read_cifar_folder(folder, name, split)
-    if size is not None:
-        images = resize_images(images, size)
-    with EntryWriter(final) as writer:
+
+    def fill(writer: EntryWriter) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        read = read_cifar_archive if archive else read_cifar_folder
+        images, labels, classes = read(source, name, split)
+        if size is not None:
+            images = resize_images(images, size)
         out = writer.allocate(images.shape)
         out[:] = images
         meta = {
-            "source": str(archive or folder),
-            "source_id": f"cifar:{archive or folder}:{split}:{opts}",
+            "source": str(source),
+            "source_id": f"cifar:{source}:{split}:{opts}",
             "kind": "cifar",
             "split": split,
             "classes": classes,
-            "identity": identity,
-            "decode_seconds": round(time.perf_counter() - started, 3),
         }
-        writer.commit(out, labels, meta)
-    return final, False
+        return out, labels, meta
+
+    return _entry(root, f"{name}-{split}", identity, fill)
 
 
 def _find_cifar_folder(path: Path) -> tuple[str, Path] | None:
@@ -324,24 +301,28 @@ def load_dataset(
             if not download:
                 raise DataError(f"{archive} is missing; pass download=True or copy it there")
             archive = download_cifar(name, root / "downloads", progress=progress)
-        entry, hit = _cifar_entry(name, split, root, pair, archive, None)
+        entry, hit = _cifar_entry(name, split, root, pair, archive, archive=True)
     elif path.is_dir():
         found = _find_cifar_folder(path)
         if found is not None:
-            entry, hit = _cifar_entry(found[0], split, root, pair, None, found[1])
+            entry, hit = _cifar_entry(found[0], split, root, pair, found[1], archive=False)
         else:
             opts = {"split": split, "mode": mode, "size": pair}
             plan = folder_plan(path.resolve(), split, opts)
-            entry, hit = _build(plan, text, split, root, mode, pair, workers, progress)
+            entry, hit = _build(
+                plan, text, split, root, mode=mode, size=pair, workers=workers, progress=progress
+            )
     elif is_tar(path):
         listing = _listing(path)
         cifar_name = _cifar_in_listing(listing)
         if cifar_name is not None:
-            entry, hit = _cifar_entry(cifar_name, split, root, pair, path.resolve(), None)
+            entry, hit = _cifar_entry(cifar_name, split, root, pair, path.resolve(), archive=True)
         else:
             opts = {"split": split, "mode": mode, "size": pair}
             plan = tar_plan(path.resolve(), listing, split, opts)
-            entry, hit = _build(plan, text, split, root, mode, pair, workers, progress)
+            entry, hit = _build(
+                plan, text, split, root, mode=mode, size=pair, workers=workers, progress=progress
+            )
     elif path.exists():
         raise DataError(f"{path} is neither a folder of images nor a tar archive of one")
     else:

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,19 +95,9 @@ class SequenceData:
     def input_dim(self) -> int:
         return int(self.x.shape[2])
 
-    def loader(
-        self,
-        batch_size: int,
-        shuffle: bool = True,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
-        rank: int = 0,
-        world_size: int = 1,
-    ) -> SequenceLoader:
-        return SequenceLoader(
-            self, batch_size, shuffle=shuffle, seed=seed, device=device, rank=rank,
-            world_size=world_size,
-        )  # fmt: skip
+    def loader(self, batch_size: int, **options: Any) -> SequenceLoader:
+        """A :class:`SequenceLoader` over these sequences; ``options`` are its keywords."""
+        return SequenceLoader(self, batch_size, **options)
 
     def split(self, fraction: float, seed: int = 0) -> tuple[SequenceData, SequenceData]:
         """A random (train, test) split of the sequences, ``fraction`` of them in the test part."""

@@ -6,6 +6,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -14,12 +15,50 @@ from torch import Tensor, nn
 
 from infomax.evaluation.checks import check_positive, check_probe_data, feature_stats, pick_device
 from infomax.evaluation.result import ProbeResult
+from infomax.minimise import minimise
 from infomax.progress import Progress
 from infomax.validation import InputError
 
-__all__ = ["fit_classifier"]
+__all__ = ["ProbeTraining", "fit_classifier"]
 
 _EVAL_CHUNK = 4096  # rows per forward pass when a probe scores a whole split
+
+
+@dataclass(frozen=True)
+class ProbeTraining:
+    """How the linear and MLP probes train their classifier (options of both).
+
+    Attributes:
+        epochs: passes over the training rows (at least; see ``min_steps``).
+        batch_size: rows per Adam step (the short last batch of an epoch is dropped).
+        lr: Adam learning rate.
+        weight_decay: Adam's L2 penalty.
+        val_fraction: fraction of training rows held out to choose the epoch.
+        min_steps: the fewest Adam steps, whatever the number of rows.
+    """
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    val_fraction: float = 0.1
+    min_steps: int = 1000
+
+    def __post_init__(self) -> None:
+        check_positive(self.epochs, "epochs", integer=True)
+        check_positive(self.batch_size, "batch_size", integer=True)
+        check_positive(self.lr, "lr")
+        if self.weight_decay < 0:
+            raise InputError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise InputError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if self.min_steps < 0:
+            raise InputError(f"min_steps must be >= 0, got {self.min_steps!r}")
+
+    @classmethod
+    def options(cls) -> tuple[str, ...]:
+        """The settings' names, in order."""
+        return tuple(f.name for f in fields(cls))
 
 
 @torch.no_grad()
@@ -54,28 +93,20 @@ def fit_classifier(
     train_y: Any,
     test_x: Any,
     test_y: Any,
-    seed: int,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-    val_fraction: float,
-    min_steps: int,
-    device: str | torch.device | None,
-    progress: bool | None,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+    **training: Any,
 ) -> ProbeResult:
-    """Train ``make_model(F, classes)`` with Adam on standardized features (see linear_probe)."""
+    """Train ``make_model(F, classes)`` with Adam on standardized features (see linear_probe).
+
+    ``training`` holds :class:`ProbeTraining` settings (checked after the data).
+    """
     started = time.perf_counter()
     xtr, ytr, xte, yte, n_classes = check_probe_data(train_x, train_y, test_x, test_y)
-    check_positive(epochs, "epochs", integer=True)
-    check_positive(batch_size, "batch_size", integer=True)
-    check_positive(lr, "lr")
-    if weight_decay < 0:
-        raise InputError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    if not 0 <= val_fraction < 1:
-        raise InputError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    if min_steps < 0:
-        raise InputError(f"min_steps must be >= 0, got {min_steps!r}")
+    settings = ProbeTraining(**training)
+    lr, weight_decay, val_fraction = settings.lr, settings.weight_decay, settings.val_fraction
     dev = pick_device(device, xtr)
     n, n_features = xtr.shape
     mean, std = (t.to(dev) for t in feature_stats(xtr))
@@ -88,9 +119,9 @@ def fit_classifier(
         n_val = 0  # too few rows to choose an epoch on: train on all, keep the last epoch
     val_rows, fit_rows = order[:n_val], order[n_val:]
     n_fit = fit_rows.numel()
-    batch = min(int(batch_size), n_fit)
+    batch = min(int(settings.batch_size), n_fit)
     per_epoch = n_fit // batch  # the short last batch is dropped (BatchNorm needs 2 rows)
-    epochs = max(int(epochs), math.ceil(min_steps / per_epoch))
+    epochs = max(int(settings.epochs), math.ceil(settings.min_steps / per_epoch))
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
@@ -100,19 +131,24 @@ def fit_classifier(
         best_state: dict[str, Tensor] | None = None
         best_epoch = epochs
         val_accuracy: float | None = None
+        shuffled = fit_rows
+        losses: list[float] = []
+
+        def batch_loss(b: int) -> Tensor:
+            idx = shuffled[(b - 1) * batch : b * batch]
+            xb = (xtr[idx].to(dev) - mean) / std
+            return F.cross_entropy(model(xb), ytr_dev[idx.to(dev)])
+
+        def record(_: int, loss: Tensor) -> None:
+            losses.append(loss.item())
+
         with Progress(epochs, f"{name} probe", enabled=progress) as bar:
             for epoch in range(1, epochs + 1):
                 model.train()
                 shuffled = fit_rows[torch.randperm(n_fit, generator=generator)]
-                total = 0.0
-                for b in range(per_epoch):
-                    idx = shuffled[b * batch : (b + 1) * batch]
-                    xb = (xtr[idx].to(dev) - mean) / std
-                    loss = F.cross_entropy(model(xb), ytr_dev[idx.to(dev)])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.item()
+                losses.clear()
+                minimise(optimizer, batch_loss, per_epoch, after_step=record)
+                total = sum(losses)
                 if n_val:
                     acc, val_loss = _score(model, xtr, ytr, mean, std, dev, val_rows)
                     if (acc, -val_loss) > best:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from infomax.bounds import make_bound
 from infomax.evaluation.checks import as_features, check_positive, feature_stats, pick_device
-from infomax.validation import InputError
+from infomax.minimise import minimise
+from infomax.validation import InputError, heldout_count
 
 if TYPE_CHECKING:
     from infomax.result import MIEstimate
@@ -81,14 +81,7 @@ def neural_dependency_measure(
     check_positive(batch_size, "batch_size", integer=True)
     check_positive(hidden, "hidden", integer=True)
     check_positive(shuffles, "shuffles", integer=True)
-    if not 0 < heldout < 1:
-        raise InputError(f"heldout must be in (0, 1), got {heldout!r}")
-    n_held = int(round(n * heldout))
-    if n_held < 10 or n - n_held < 10:
-        raise InputError(
-            f"NDM needs at least 10 training and 10 held-out rows; got {n} rows with "
-            f"heldout={heldout}"
-        )
+    n_held = heldout_count(n, heldout, name="heldout", minimum=10)
     dev = pick_device(device, x)
     generator = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(n, generator=generator)
@@ -106,22 +99,24 @@ def neural_dependency_measure(
             nn.ReLU(),
             nn.Linear(hidden, 1),
         ).to(dev)
-    optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
-    for _ in range(int(steps)):
+
+    jsd, dv = make_bound("jsd"), make_bound("dv")  # the training objective and the read-out
+
+    def batch_loss(_: int) -> Tensor:
         rows = torch.randint(train.shape[0], (batch,), generator=generator).to(dev)
         joint = train[rows]
         marginal = _shuffle_columns(joint, generator)
-        loss = F.softplus(-critic(joint)).mean() + F.softplus(critic(marginal)).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        objective, _ = jsd.samples(critic(joint), critic(marginal))
+        return -objective
+
+    minimise(torch.optim.Adam(critic.parameters(), lr=lr), batch_loss, int(steps))
     with torch.no_grad():
-        positive = critic(held).mean()
+        positive = critic(held)
         negative = torch.cat(
             [critic(_shuffle_columns(held, generator)).flatten() for _ in range(int(shuffles))]
         )
-        log_mean_exp = torch.logsumexp(negative, dim=0) - math.log(negative.numel())
-    return float(positive - log_mean_exp)
+        _, estimate = dv.samples(positive, negative)
+    return float(estimate)
 
 
 def representation_mi(

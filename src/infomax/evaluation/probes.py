@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infomax.evaluation.checks import check_positive, check_probe_data, pick_device
-from infomax.evaluation.classifier import fit_classifier
+from infomax.evaluation.classifier import ProbeTraining, fit_classifier
 from infomax.evaluation.result import ProbeResult
 from infomax.progress import Progress
 from infomax.validation import InputError
@@ -31,33 +31,8 @@ from infomax.validation import InputError
 __all__ = ["PROBES", "check_probe_name", "knn_probe", "linear_probe", "mlp_probe", "run_probe"]
 
 
-#: The arguments the linear and MLP probes hand on to :func:`fit_classifier`.
-_FIT_ARGUMENTS = (
-    "train_x", "train_y", "test_x", "test_y", "seed", "epochs", "batch_size", "lr",
-    "weight_decay", "val_fraction", "min_steps", "device", "progress",
-)  # fmt: skip
-
-
-def _fit_settings(values: dict[str, Any]) -> dict[str, Any]:
-    """A probe's own arguments (its ``locals()``) as :func:`fit_classifier`'s keywords."""
-    return {name: values[name] for name in _FIT_ARGUMENTS}
-
-
 def linear_probe(
-    train_x: Any,
-    train_y: Any,
-    test_x: Any,
-    test_y: Any,
-    *,
-    seed: int = 0,
-    epochs: int = 30,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    val_fraction: float = 0.1,
-    min_steps: int = 1000,
-    device: str | torch.device | None = None,
-    progress: bool | None = None,
+    train_x: Any, train_y: Any, test_x: Any, test_y: Any, **options: Any
 ) -> ProbeResult:
     """Multinomial logistic regression on standardized features.
 
@@ -82,15 +57,12 @@ def linear_probe(
         train_y: (N,) integer labels, 0..C-1.
         test_x: (M, F) test features.
         test_y: (M,) labels.
-        seed: seeds the initialisation, the held-out split and the batch order.
-        epochs: passes over the training rows (at least; see ``min_steps``).
-        batch_size: rows per Adam step (the short last batch of an epoch is dropped).
-        lr: Adam learning rate.
-        weight_decay: Adam's L2 penalty.
-        val_fraction: fraction of training rows held out to choose the epoch.
-        min_steps: the fewest Adam steps, whatever the number of rows.
-        device: where to train (default: the features' device).
-        progress: a progress bar per epoch (None: only on a terminal).
+        **options: ``seed`` (0: seeds the initialisation, dropout, the held-out
+            split and the batch order), ``device`` (where to train; default: the
+            features' device), ``progress`` (a progress bar per epoch; None: only on
+            a terminal), and the training settings of
+            :class:`~infomax.evaluation.classifier.ProbeTraining`: ``epochs``,
+            ``batch_size``, ``lr``, ``weight_decay``, ``val_fraction``, ``min_steps``.
 
     Returns:
         :class:`ProbeResult` with ``layer="features"`` (:func:`run_probe` fills it in).
@@ -99,7 +71,7 @@ def linear_probe(
         InputError: features or labels of the wrong shape, NaN/inf, unlabeled
             rows (-1), or bad settings.
     """
-    return fit_classifier("linear", lambda f, c: nn.Linear(f, c), **_fit_settings(locals()))
+    return fit_classifier("linear", nn.Linear, train_x, train_y, test_x, test_y, **options)
 
 
 def mlp_probe(
@@ -108,17 +80,9 @@ def mlp_probe(
     test_x: Any,
     test_y: Any,
     *,
-    seed: int = 0,
     hidden: int = 200,
     dropout: float = 0.1,
-    epochs: int = 30,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    val_fraction: float = 0.1,
-    min_steps: int = 1000,
-    device: str | torch.device | None = None,
-    progress: bool | None = None,
+    **options: Any,
 ) -> ProbeResult:
     """The DIM paper's non-linear probe on standardized features.
 
@@ -127,21 +91,11 @@ def mlp_probe(
     epoch selection on held-out training rows, ``min_steps``).
 
     Args:
-        train_x: (N, F) training features.
-        train_y: (N,) integer labels, 0..C-1.
-        test_x: (M, F) test features.
-        test_y: (M,) labels.
-        seed: seeds the initialisation, dropout, the held-out split and the batch order.
+        train_x, train_y, test_x, test_y: as for :func:`linear_probe`.
         hidden: hidden units (200 in the paper).
         dropout: dropout probability (0.1 in the paper).
-        epochs: passes over the training rows (at least; see ``min_steps``).
-        batch_size: rows per Adam step.
-        lr: Adam learning rate.
-        weight_decay: Adam's L2 penalty.
-        val_fraction: fraction of training rows held out to choose the epoch.
-        min_steps: the fewest Adam steps, whatever the number of rows.
-        device: where to train (default: the features' device).
-        progress: a progress bar per epoch (None: only on a terminal).
+        **options: :func:`linear_probe`'s options (``seed``, ``device``,
+            ``progress`` and the training settings).
 
     Returns:
         :class:`ProbeResult` with ``layer="features"``.
@@ -150,6 +104,7 @@ def mlp_probe(
         InputError: bad features, labels or settings.
     """
     check_positive(hidden, "hidden", integer=True)
+    batch_size = options.get("batch_size", ProbeTraining.batch_size)
     if batch_size < 2:
         raise InputError(f"the mlp probe's BatchNorm needs batch_size >= 2, got {batch_size!r}")
     if not 0 <= dropout < 1:
@@ -164,7 +119,7 @@ def mlp_probe(
             nn.Linear(int(hidden), c),
         )
 
-    result = fit_classifier("mlp", make, **_fit_settings(locals()))
+    result = fit_classifier("mlp", make, train_x, train_y, test_x, test_y, **options)
     result.settings = {"hidden": int(hidden), "dropout": dropout, **result.settings}
     return result
 
@@ -256,8 +211,18 @@ PROBES: dict[str, Callable[..., ProbeResult]] = {
 
 
 def _probe_options(probe: str) -> list[str]:
-    params = inspect.signature(PROBES[probe]).parameters.values()
-    return [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.name != "seed"]
+    """A probe's options: its own, the training settings if it trains, where it runs."""
+    params = list(inspect.signature(PROBES[probe]).parameters.values())
+    if params[-1].kind == params[-1].VAR_KEYWORD:  # a classifier probe: fit_classifier's too
+        params += inspect.signature(fit_classifier).parameters.values()
+    own = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    trains = any(p.kind == p.VAR_KEYWORD for p in params)
+    run = ("device", "progress")
+    return [
+        *(name for name in own if name not in ("seed", *run)),
+        *(ProbeTraining.options() if trains else ()),
+        *run,
+    ]
 
 
 def check_probe_name(probe: str, options: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from infomax.evaluation.features import (
 )
 from infomax.evaluation.probes import check_probe_name, run_probe
 from infomax.evaluation.result import ProbeResult
-from infomax.validation import InputError
+from infomax.validation import InputError, heldout_count
 
 if TYPE_CHECKING:
     from infomax.data import ImageDataset
@@ -213,14 +213,10 @@ def split_rows(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.
         InputError: a fraction outside (0, 1), or one that leaves either part
             with fewer than 2 rows.
     """
-    if not 0.0 < test_fraction < 1.0:
-        raise InputError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
-    n_test = int(round(n * test_fraction))
-    if n_test < 2 or n - n_test < 2:
-        raise InputError(
-            f"test_fraction={test_fraction} of {n} images leaves {n_test} test and "
-            f"{n - n_test} training images; each needs at least 2"
-        )
+    n_test = heldout_count(
+        n, test_fraction, name="test_fraction", minimum=2, parts=("test", "training"),
+        unit="images",
+    )  # fmt: skip
     order = np.random.default_rng([int(seed), 0x7E57]).permutation(n)
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 

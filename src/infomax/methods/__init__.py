@@ -31,7 +31,7 @@ from typing import Any
 from torch import nn
 
 from infomax.data.augment import Augment
-from infomax.methods.base import GradientReversal, Method, MethodOutput
+from infomax.methods.base import GradientReversal, Method, MethodOutput, init_options
 from infomax.methods.cpc import CPCImage, CPCSequence
 from infomax.methods.demi import DEMI, MultiViewInfoNCE, SubView
 from infomax.methods.dim import PRESETS as DIM_PRESETS
@@ -100,14 +100,14 @@ def make_method(
     if name not in METHODS:
         raise InputError(f"unknown method {name!r}; use one of {', '.join(METHODS)}")
     cls, defaults, preset = METHODS[name]
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "encoder", "augment"}
+    allowed = set(init_options(cls))
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise InputError(
             f"method {name!r} has no option {unknown[0]!r}; its options are "
             f"{', '.join(sorted(allowed))}"
         )
-    check_option_types(f"method {name!r}", cls.__init__, options, defaults)
+    check_option_types(f"method {name!r}", cls, options, defaults)
     views = Augment(augment or preset, size=image_size, mean=mean, std=std)
     return cls(encoder, views, **{**defaults, **options})
 
@@ -130,14 +130,16 @@ def check_option_types(
 
     Args:
         owner: what the options belong to, for the message ("method 'dim-local'").
-        function: the callable taking the options (its defaults give the kinds).
+        function: the callable taking the options (its defaults give the kinds), or a
+            method class (:func:`~infomax.methods.base.init_options`).
         options: the options given.
         defaults: preset values that override the signature's defaults.
 
     Raises:
         InputError: naming the option, the kind it needs and the value given.
     """
-    params = inspect.signature(function).parameters
+    is_class = isinstance(function, type)
+    params = init_options(function) if is_class else inspect.signature(function).parameters
     for key, value in options.items():
         default = (defaults or {}).get(key, params[key].default if key in params else None)
         kind = _kind(default)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import torch
@@ -10,7 +11,14 @@ from torch import nn
 from infomax.data.augment import Augment
 from infomax.validation import InputError
 
-__all__ = ["GradientReversal", "Method", "MethodOutput", "ProjectedMethod", "projection_head"]
+__all__ = [
+    "GradientReversal",
+    "Method",
+    "MethodOutput",
+    "ProjectedMethod",
+    "init_options",
+    "projection_head",
+]
 
 
 @dataclass
@@ -111,19 +119,45 @@ class ProjectedMethod(Method):
         hidden_dim: width of the projection head.
         projection_dim: size of the projected embedding.
         probe_layer: encoder layer handed to the online probe.
+
+    The defaults are SimCLR's; subclasses pass these options on with ``**options``
+    (:func:`init_options` reads them through).
     """
 
     def __init__(
         self,
         encoder: nn.Module,
         augment: Augment | None,
-        temperature: float,
-        hidden_dim: int,
-        projection_dim: int,
+        temperature: float = 0.5,
+        hidden_dim: int = 512,
+        projection_dim: int = 128,
         probe_layer: str = "conv",
     ) -> None:
         super().__init__(encoder, augment, probe_layer)
         if temperature <= 0:
             raise InputError(f"temperature must be positive, got {temperature}")
         self.temperature = float(temperature)
+        self.hidden_dim, self.projection_dim = int(hidden_dim), int(projection_dim)
         self.head = projection_head(int(encoder.out_dim), hidden_dim, projection_dim)
+
+
+def init_options(cls: type[Method]) -> dict[str, inspect.Parameter]:
+    """The options of a method class: the keyword arguments of its ``__init__`` after
+    ``encoder`` and ``augment``, and, where that ``__init__`` passes ``**options`` on,
+    its base classes' (so each option is declared, with its default, in one class).
+
+    Returns:
+        Option name -> its :class:`inspect.Parameter` (the default is ``.default``).
+    """
+    found: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        for p in params:
+            if p.kind in named and p.name not in ("self", "encoder", "augment"):
+                found.setdefault(p.name, p)
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return found

@@ -32,6 +32,8 @@ the same three views, encoder, head and critic family, with
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -142,12 +144,9 @@ class _ThreeViews(ProjectedMethod):
         augment: Augment,
         subview: str = "cutout",
         subview_scale: tuple[float, float] | None = None,
-        temperature: float = 0.5,
-        hidden_dim: int = 512,
-        projection_dim: int = 128,
-        probe_layer: str = "conv",
+        **options: Any,
     ) -> None:
-        super().__init__(encoder, augment, temperature, hidden_dim, projection_dim, probe_layer)
+        super().__init__(encoder, augment, **options)  # the projection head's options
         scale = (float(subview_scale[0]), float(subview_scale[1])) if subview_scale else None
         self.subview = SubView(subview, scale, augment.size)
 
@@ -199,17 +198,9 @@ class DEMI(_ThreeViews):
         conditional: str = "bo",
         weight_subview: float = 1.0,
         weight_conditional: float = 1.0,
-        subview: str = "cutout",
-        subview_scale: tuple[float, float] | None = None,
-        temperature: float = 0.5,
-        hidden_dim: int = 512,
-        projection_dim: int = 128,
-        probe_layer: str = "conv",
+        **options: Any,
     ) -> None:
-        super().__init__(
-            encoder, augment, subview, subview_scale, temperature, hidden_dim, projection_dim,
-            probe_layer,
-        )  # fmt: skip
+        super().__init__(encoder, augment, **options)  # the sub-view's and the head's options
         if conditional not in CONDITIONALS:
             raise InputError(
                 f"unknown conditional estimator {conditional!r}; use one of "
@@ -221,9 +212,9 @@ class DEMI(_ThreeViews):
         self.weight_subview = float(weight_subview)
         self.weight_conditional = float(weight_conditional)
         self.combine = nn.Sequential(
-            nn.Linear(2 * projection_dim, hidden_dim),
+            nn.Linear(2 * self.projection_dim, self.hidden_dim),
             nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, projection_dim),
+            nn.Linear(self.hidden_dim, self.projection_dim),
         )
 
     def loss(self, views: list[torch.Tensor]) -> MethodOutput:

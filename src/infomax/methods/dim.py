@@ -56,6 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomax.bounds import make_bound
 from infomax.data.augment import Augment
 from infomax.distributed import gather
 from infomax.methods.base import GradientReversal, Method, MethodOutput
@@ -103,19 +104,8 @@ def dim_objective(
     eye = torch.eye(batch, dtype=torch.bool, device=scores.device)
     positive = scores[eye]  # (B, L): S[i, i, l]
     negative = scores[~eye].view(batch, (batch - 1) * locations)  # row i: S[i, j != i, :]
-    if estimator == "infonce":
-        log_negatives = torch.logsumexp(negative, dim=1, keepdim=True)  # (B, 1)
-        log_softmax = positive - torch.logaddexp(positive, log_negatives)
-        loss = -log_softmax.mean()
-        mi = math.log(1 + (batch - 1) * locations) - loss.detach()
-        return loss, mi
-    log_mean_exp_negative = torch.logsumexp(negative.flatten(), 0) - math.log(negative.numel())
-    if estimator == "jsd":
-        loss = F.softplus(-positive).mean() + F.softplus(negative).mean()
-        mi = 1 + positive.detach().mean() - log_mean_exp_negative.detach().exp()
-        return loss, mi
-    value = positive.mean() - log_mean_exp_negative
-    return -value, value.detach()
+    objective, mi = make_bound(estimator).samples(positive, negative)  # the bound registry's
+    return -objective, mi
 
 
 class _Embed(nn.Module):

@@ -11,9 +11,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from infomax.data.augment import Augment
 from infomax.distributed import gather
 from infomax.methods.base import MethodOutput, ProjectedMethod
 from infomax.validation import InputError
@@ -73,17 +71,6 @@ class SimCLR(ProjectedMethod):
     """
 
     num_views = 2
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        augment: Augment,
-        temperature: float = 0.5,
-        hidden_dim: int = 512,
-        projection_dim: int = 128,
-        probe_layer: str = "conv",
-    ) -> None:
-        super().__init__(encoder, augment, temperature, hidden_dim, projection_dim, probe_layer)
 
     def loss(self, views: list[torch.Tensor]) -> MethodOutput:
         """NT-Xent on two views, each (B, C, H, W), encoded in one pass."""

@@ -1,6 +1,7 @@
 """Encoders for representation learning.
 
-Every encoder maps a float batch (B, C, H, W) to an :class:`EncoderOutput`
+Every encoder is an :class:`ImageEncoder` (the images it takes, the check and
+resize of its input) and maps a float batch (B, C, H, W) to an :class:`EncoderOutput`
 with ``local``, ``conv``, ``fc`` and ``y`` features, and tells their sizes
 without a forward pass (``local_shape``, ``conv_shape``, ``fc_dim``,
 ``out_dim``), so methods can build their critics and heads up front.
@@ -24,7 +25,7 @@ from typing import Any
 
 from torch import nn
 
-from infomax.nets.base import LAYERS, EncoderOutput, check_images
+from infomax.nets.base import LAYERS, EncoderOutput, ImageEncoder, check_images
 from infomax.nets.dim_conv import DIMConvEncoder
 from infomax.nets.mlp import MLPEncoder
 from infomax.nets.patches import PatchEncoder
@@ -37,6 +38,7 @@ __all__ = [
     "BasicBlock",
     "DIMConvEncoder",
     "EncoderOutput",
+    "ImageEncoder",
     "MLPEncoder",
     "PatchEncoder",
     "ResNet18",
@@ -46,7 +48,7 @@ __all__ = [
 ]
 
 #: Encoder names accepted by :func:`make_encoder`.
-ENCODERS: dict[str, type[nn.Module]] = {
+ENCODERS: dict[str, type[ImageEncoder]] = {
     "dim-conv": DIMConvEncoder,
     "resnet18": ResNet18,
     "mlp": MLPEncoder,

@@ -1,16 +1,26 @@
-"""What every encoder returns, and the input check they share."""
+"""What every encoder is: the images it takes, the check and resize of its input, its output."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from infomax.validation import InputError
 
-__all__ = ["LAYERS", "EncoderOutput", "check_images", "fit_input", "report_resize"]
+__all__ = [
+    "LAYERS",
+    "EncoderOutput",
+    "ImageEncoder",
+    "check_images",
+    "fit_input",
+    "image_pair",
+    "report_resize",
+]
 
 _log = logging.getLogger("infomax")
 
@@ -92,3 +102,46 @@ def report_resize(
         "decoding instead)",
         h, w, order, name, needs, nh, nw,
     )  # fmt: skip
+
+
+def image_pair(size: int | Sequence[int]) -> tuple[int, int]:
+    """``(height, width)`` from an int (a square) or a pair."""
+    if isinstance(size, int):
+        return size, size
+    pair = tuple(int(s) for s in size)
+    if len(pair) != 2:
+        raise InputError(f"image_size must be an int or (height, width), got {size!r}")
+    return pair[0], pair[1]
+
+
+class ImageEncoder(nn.Module):
+    """Base class of the encoders: the images they take and the size their layers see.
+
+    A subclass calls ``super().__init__(in_channels, image_size)``, then
+    :meth:`resize_to` where its layers need another size than the images',
+    builds its layers for :attr:`net_size`, and starts :meth:`forward` with
+    :meth:`prepare`. It sets ``local_shape``, ``conv_shape``, ``fc_dim`` and
+    ``out_dim`` (see :mod:`infomax.nets`).
+
+    Attributes:
+        in_channels: image channels.
+        image_size: the (height, width) of the images it is given.
+        net_size: the (height, width) its layers see (``image_size`` unless resized).
+    """
+
+    def __init__(self, in_channels: int, image_size: int | Sequence[int]) -> None:
+        super().__init__()
+        self.in_channels = int(in_channels)
+        self.image_size = image_pair(image_size)
+        self.net_size = self.image_size
+
+    def resize_to(self, net_size: tuple[int, int], name: str, needs: str) -> tuple[int, int]:
+        """Have the layers see ``net_size``; log the resize (:func:`report_resize`), if any."""
+        self.net_size = net_size
+        report_resize(name, self.image_size, net_size, needs)
+        return net_size
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Check a float batch (B, in_channels, *image_size) and resize it to :attr:`net_size`."""
+        check_images(x, self.in_channels, self.image_size, type(self).__name__)
+        return fit_input(x, self.net_size)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from infomax.nets.base import EncoderOutput, check_images, fit_input, report_resize
+from infomax.nets.base import EncoderOutput, ImageEncoder
 from infomax.validation import InputError
 
 __all__ = ["NORMS", "DIMConvEncoder"]
@@ -16,16 +16,7 @@ __all__ = ["NORMS", "DIMConvEncoder"]
 NORMS = ("batch", "layer")
 
 
-def _pair(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    pair = tuple(int(s) for s in size)
-    if len(pair) != 2:
-        raise InputError(f"image_size must be an int or (height, width), got {size!r}")
-    return pair[0], pair[1]
-
-
-class DIMConvEncoder(nn.Module):
+class DIMConvEncoder(ImageEncoder):
     """Deep InfoMax's convolutional encoder (Hjelm et al., 2019, the 32x32 "basic" net).
 
     Each convolution has kernel 4, stride 2, padding 1, no bias, then
@@ -83,12 +74,10 @@ class DIMConvEncoder(nn.Module):
         resize: bool = True,
         norm: str = "batch",
     ) -> None:
-        super().__init__()
         if norm not in NORMS:
             raise InputError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        super().__init__(in_channels, image_size)
         self.norm = norm
-        self.in_channels = int(in_channels)
-        self.image_size = _pair(image_size)
         widths = tuple(int(w) for w in widths)
         if not widths:
             raise InputError("widths must name at least one convolution")
@@ -99,11 +88,11 @@ class DIMConvEncoder(nn.Module):
                 f"DIMConvEncoder with {len(widths)} stride-2 convolutions needs an image size "
                 f"that is a multiple of {factor}, got {h}x{w}"
             )
-        self.net_size = (-(-h // factor) * factor, -(-w // factor) * factor)
-        report_resize(
-            "dim-conv", self.image_size, self.net_size, f"sides that are multiples of {factor}"
+        h, w = self.resize_to(
+            (-(-h // factor) * factor, -(-w // factor) * factor),
+            "dim-conv",
+            f"sides that are multiples of {factor}",
         )
-        h, w = self.net_size
         if local_index is None:
             local_index = max(len(widths) - 2, 0)
         if not 0 <= local_index < len(widths):
@@ -136,8 +125,7 @@ class DIMConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         """Encode a batch (B, C, H, W) into local, conv, fc and y features."""
-        check_images(x, self.in_channels, self.image_size, "DIMConvEncoder")
-        x = fit_input(x, self.net_size)
+        x = self.prepare(x)
         local = x
         for i, conv in enumerate(self.convs):
             x = conv(x)

@@ -7,13 +7,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from infomax.nets.base import EncoderOutput, check_images
-from infomax.nets.dim_conv import _pair
+from infomax.nets.base import EncoderOutput, ImageEncoder
 
 __all__ = ["MLPEncoder"]
 
 
-class MLPEncoder(nn.Module):
+class MLPEncoder(ImageEncoder):
     """Flatten, two hidden layers (Linear, BatchNorm, ReLU), a linear output.
 
     An MLP has no spatial map: ``local`` and ``conv`` are the first hidden
@@ -41,9 +40,7 @@ class MLPEncoder(nn.Module):
         out_dim: int = 64,
         hidden: int = 512,
     ) -> None:
-        super().__init__()
-        self.in_channels = int(in_channels)
-        self.image_size = _pair(image_size)
+        super().__init__(in_channels, image_size)
         h, w = self.image_size
         self.layer1 = nn.Sequential(
             nn.Linear(self.in_channels * h * w, hidden),
@@ -61,8 +58,7 @@ class MLPEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         """Encode a batch (B, C, H, W) into local, conv, fc and y features."""
-        check_images(x, self.in_channels, self.image_size, "MLPEncoder")
-        h1 = self.layer1(x.flatten(1))
+        h1 = self.layer1(self.prepare(x).flatten(1))
         fc = self.layer2(h1)
         first = h1[:, :, None, None]
         return EncoderOutput(local=first, conv=first, fc=fc, y=self.out(fc))

@@ -6,16 +6,15 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from infomax.nets.base import EncoderOutput, check_images, fit_input, report_resize
-from infomax.nets.dim_conv import DIMConvEncoder, _pair
+from infomax.nets.base import EncoderOutput, ImageEncoder
+from infomax.nets.dim_conv import DIMConvEncoder
 from infomax.validation import InputError
 
 __all__ = ["PatchEncoder"]
 
 
-class PatchEncoder(nn.Module):
+class PatchEncoder(ImageEncoder):
     """The DIM conv net applied to every ``patch`` x ``patch`` window (stride ``stride``).
 
     For a 32x32 image with 8x8 patches at stride 4 the grid is 7x7 (patches
@@ -60,9 +59,7 @@ class PatchEncoder(nn.Module):
         resize: bool = True,
         norm: str = "batch",
     ) -> None:
-        super().__init__()
-        self.in_channels = int(in_channels)
-        self.image_size = _pair(image_size)
+        super().__init__(in_channels, image_size)
         h, w = self.image_size
         if patch < 1 or stride < 1:
             raise InputError(f"patch and stride must be positive, got {patch} and {stride}")
@@ -75,12 +72,11 @@ class PatchEncoder(nn.Module):
         def tiled(side: int) -> int:
             return patch + -(-max(side - patch, 0) // stride) * stride
 
-        self.net_size = (tiled(h), tiled(w))
-        report_resize(
-            "patch-dim", self.image_size, self.net_size,
+        h, w = self.resize_to(
+            (tiled(h), tiled(w)),
+            "patch-dim",
             f"sides that patches of {patch} at stride {stride} tile exactly",
-        )  # fmt: skip
-        h, w = self.net_size
+        )
         self.patch, self.stride = int(patch), int(stride)
         self.grid = ((h - patch) // stride + 1, (w - patch) // stride + 1)
         self.inner = DIMConvEncoder(
@@ -102,8 +98,7 @@ class PatchEncoder(nn.Module):
 
     def cut(self, x: torch.Tensor) -> torch.Tensor:
         """Checked images (B, C, H, W) -> their patches, as :meth:`patches` (resized if needed)."""
-        check_images(x, self.in_channels, self.image_size, "PatchEncoder")
-        return self.patches(fit_input(x, self.net_size))
+        return self.patches(self.prepare(x))
 
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         """Encode every patch; return grids and pooled features (see the class docstring)."""

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from infomax.nets.base import EncoderOutput, check_images, fit_input, report_resize
-from infomax.nets.dim_conv import _pair
+from infomax.nets.base import EncoderOutput, ImageEncoder
 from infomax.validation import InputError
 
 __all__ = ["BasicBlock", "ResNet18"]
@@ -41,7 +40,7 @@ class BasicBlock(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
-class ResNet18(nn.Module):
+class ResNet18(ImageEncoder):
     """ResNet-18 (He et al., 2016) in its CIFAR form.
 
     A 3x3 stride-1 stem convolution (64 channels, BatchNorm, ReLU) and no
@@ -77,15 +76,11 @@ class ResNet18(nn.Module):
         local_layer: str = "layer3",
         resize: bool = True,
     ) -> None:
-        super().__init__()
-        self.in_channels = int(in_channels)
-        self.image_size = _pair(image_size)
+        super().__init__(in_channels, image_size)
         h, w = self.image_size
         if not resize and (h < 8 or w < 8):
             raise InputError(f"ResNet18 needs images of at least 8x8, got {h}x{w}")
-        self.net_size = (max(h, 8), max(w, 8))
-        report_resize("resnet18", self.image_size, self.net_size, "sides of at least 8")
-        h, w = self.net_size
+        h, w = self.resize_to((max(h, 8), max(w, 8)), "resnet18", "sides of at least 8")
         if local_layer not in ("layer3", "layer4"):
             raise InputError(f"local_layer must be 'layer3' or 'layer4', got {local_layer!r}")
         self.local_layer = local_layer
@@ -116,8 +111,7 @@ class ResNet18(nn.Module):
 
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         """Encode a batch (B, C, H, W) into local, conv, fc and y features."""
-        check_images(x, self.in_channels, self.image_size, "ResNet18")
-        x = fit_input(x, self.net_size)
+        x = self.prepare(x)
         x = self.layer2(self.layer1(self.stem(x)))
         h3 = self.layer3(x)
         h4 = self.layer4(h3)

@@ -183,25 +183,22 @@ def _model_row(model: PairModel, a: Tensor, b: Tensor, rows: dict[str, np.ndarra
     return _critic_row(model, lambda x, y: pair_scores(model, x, y), a, b, rows, k)
 
 
+#: The task's :func:`train_pair` settings where they differ from its defaults.
+AUDIOVISUAL_TRAINING: dict[str, Any] = {"k": 32, "steps": 600, "dim": 32}
+
+
 def run_audiovisual(
-    n: int = 20000,
-    *,
-    noise: float = 0.3,
-    k: int = 32,
-    steps: int = 600,
-    batch_size: int = 256,
-    dim: int = 32,
-    hidden: int = 256,
-    seed: int = 0,
+    n: int = 20000, *, noise: float = 0.3, seed: int = 0, **training: Any
 ) -> dict[str, Any]:
     """Train a sound and an image encoder on the synthetic pairs; compare with random ones.
 
     Args:
         n: pairs drawn (20% held out).
         noise: the generator's noise level.
-        k: retrieval candidates.
-        steps, batch_size, dim, hidden: passed to :func:`train_pair` (MLP encoders).
         seed: seeds the data, the split and the weights.
+        **training: :func:`train_pair`'s options (MLP encoders), over
+            :data:`AUDIOVISUAL_TRAINING`: ``k`` retrieval candidates (32),
+            ``steps`` (600), ``dim`` (32), ``batch_size``, ``hidden``, ...
 
     Returns:
         ``{"trained": row, "random": row, "infonce": ..., "log_k": ...,
@@ -209,11 +206,11 @@ def run_audiovisual(
         ``5/K``) and ``match`` (correspondence accuracy, chance 0.5).
     """
     sounds, images, _ = audiovisual_pairs(n, seed=seed, noise=noise)
-    result = train_pair(
-        sounds, images, dim=dim, hidden=hidden, steps=steps, batch_size=batch_size, k=k, seed=seed
-    )
+    training = {**AUDIOVISUAL_TRAINING, **training}
+    result = train_pair(sounds, images, seed=seed, **training)
+    k = training["k"]
     rows = {"train": result.train_rows, "test": result.heldout_rows}
-    a, b = result.standardize_a(sounds), result.standardize_b(images)
+    a, b = result.standardized(sounds, images)
     trained = _model_row(result.model, a, b, rows, k)
     random = _model_row(result.initial_model, a, b, rows, k)
     return {

@@ -20,10 +20,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from infomax.minimise import minimise
 from infomax.pair.model import PairModel, make_pair_encoder, symmetric_infonce, topk_accuracy
-from infomax.validation import InputError
+from infomax.preprocess import Standardize
+from infomax.validation import InputError, check_fraction
 
-__all__ = ["PairResult", "Standardizer", "as_rows", "evaluate_pair", "train_pair"]
+__all__ = ["PairResult", "as_rows", "evaluate_pair", "train_pair"]
 
 
 def as_rows(data: Any, name: str) -> np.ndarray:
@@ -49,22 +51,13 @@ def as_rows(data: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-@dataclass
-class Standardizer:
-    """Per-feature mean and standard deviation, fitted on training rows only."""
+#: A feature whose standard deviation on the training rows is at most this keeps a scale of 1.
+MIN_STD = 1e-8
 
-    mean: np.ndarray
-    std: np.ndarray
 
-    @classmethod
-    def fit(cls, rows: np.ndarray) -> Standardizer:
-        """Fit on (N, ...) rows; a constant feature keeps a scale of 1."""
-        std = rows.std(axis=0)
-        return cls(rows.mean(axis=0), np.where(std > 1e-8, std, 1.0).astype(np.float32))
-
-    def __call__(self, rows: np.ndarray) -> Tensor:
-        """(N, ...) array -> standardised float32 tensor of the same shape."""
-        return torch.from_numpy(((rows - self.mean) / self.std).astype(np.float32))
+def _scaled(standardize: Standardize, rows: np.ndarray) -> Tensor:
+    """(N, ...) rows standardised per feature, as a float32 tensor."""
+    return torch.from_numpy(standardize(rows))
 
 
 def evaluate_pair(
@@ -117,7 +110,8 @@ class PairResult:
 
     Attributes:
         model: the trained critic (eval mode).
-        standardize_a, standardize_b: the per-feature scalings fitted on training rows.
+        standardize_a, standardize_b: the per-feature scalings fitted on training rows
+            (a feature whose spread is at most :data:`MIN_STD` keeps a scale of 1).
         heldout: the evaluation of the trained critic on the held-out pairs
             (see :func:`evaluate_pair`).
         random: the same evaluation of the critic at its random initialisation.
@@ -125,13 +119,14 @@ class PairResult:
         train_rows, heldout_rows: the row indices of the split.
         history: ``(step, training loss)`` every ``log_every`` steps; loss = minus
             symmetric InfoNCE, nats.
-        config: the arguments of the run.
+        config: the arguments of the run (all but the data and ``log_every``) and
+            the sizes of the split.
         seconds: training wall time.
     """
 
     model: PairModel
-    standardize_a: Standardizer
-    standardize_b: Standardizer
+    standardize_a: Standardize
+    standardize_b: Standardize
     heldout: dict[str, Any]
     random: dict[str, Any]
     initial_model: PairModel
@@ -141,12 +136,16 @@ class PairResult:
     config: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def standardized(self, a: Any, b: Any) -> tuple[Tensor, Tensor]:
+        """New rows of each modality, (N_a, ...) and (N_b, ...), scaled like the training rows."""
+        return _scaled(self.standardize_a, as_rows(a, "a")), _scaled(
+            self.standardize_b, as_rows(b, "b")
+        )
+
     def scores(self, a: Any, b: Any) -> Tensor:
         """Score matrix (N_a, N_b) of new rows under the trained critic, nats."""
-        ta = self.standardize_a(as_rows(a, "a"))
-        tb = self.standardize_b(as_rows(b, "b"))
         with torch.no_grad():
-            return self.model(ta, tb)
+            return self.model(*self.standardized(a, b))
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the configuration, JSON-ready."""
@@ -202,6 +201,7 @@ def train_pair(
         InputError: mismatched row counts, bad values, or too few rows for the
             batch size and ``k``.
     """
+    settings = {k: v for k, v in locals().items() if k not in ("a", "b", "log_every")}
     a_rows, b_rows = as_rows(a, "a"), as_rows(b, "b")
     n = a_rows.shape[0]
     if b_rows.shape[0] != n:
@@ -209,8 +209,7 @@ def train_pair(
             f"a and b must have the same number of rows (paired samples): "
             f"a has {n}, b has {b_rows.shape[0]}"
         )
-    if not 0.0 < heldout < 1.0:
-        raise InputError(f"heldout must be a fraction in (0, 1), got {heldout}")
+    check_fraction(heldout, "heldout")
     n_test = int(round(n * heldout))
     n_train = n - n_test
     if n_test < k or n_train < batch_size or k < 2 or batch_size < 2:
@@ -222,10 +221,16 @@ def train_pair(
     torch.manual_seed(seed)
     order = np.random.default_rng(seed).permutation(n)
     train_idx, test_idx = order[:n_train], order[n_train:]
-    standardize_a = Standardizer.fit(a_rows[train_idx])
-    standardize_b = Standardizer.fit(b_rows[train_idx])
-    train_a, train_b = standardize_a(a_rows[train_idx]), standardize_b(b_rows[train_idx])
-    test_a, test_b = standardize_a(a_rows[test_idx]), standardize_b(b_rows[test_idx])
+    standardize_a = Standardize(a_rows[train_idx], min_std=MIN_STD)
+    standardize_b = Standardize(b_rows[train_idx], min_std=MIN_STD)
+    train_a, train_b = (
+        _scaled(standardize_a, a_rows[train_idx]),
+        _scaled(standardize_b, b_rows[train_idx]),
+    )
+    test_a, test_b = (
+        _scaled(standardize_a, a_rows[test_idx]),
+        _scaled(standardize_b, b_rows[test_idx]),
+    )
 
     model = PairModel(
         make_pair_encoder(a_rows.shape[1:], encoder_a, dim, hidden, layers),
@@ -234,38 +239,22 @@ def train_pair(
     )
     random = evaluate_pair(model, test_a, test_b, k)
     initial_model = copy.deepcopy(model).eval()
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     history: list[tuple[int, float]] = []
-    start = time.perf_counter()
-    model.train()
-    for step in range(1, steps + 1):
+
+    def batch_loss(_: int) -> Tensor:
         batch = torch.randperm(n_train, generator=generator)[:batch_size]
-        scores = model(train_a[batch], train_b[batch])
-        loss = -symmetric_infonce(scores)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        return -symmetric_infonce(model(train_a[batch], train_b[batch]))
+
+    def record(step: int, loss: Tensor) -> None:
         if step % log_every == 0 or step == steps:
             history.append((step, loss.item()))
+
+    start = time.perf_counter()
+    model.train()
+    minimise(torch.optim.Adam(model.parameters(), lr=lr), batch_loss, steps, after_step=record)
     seconds = time.perf_counter() - start
     model.eval()
-    config = dict(
-        encoder_a=encoder_a,
-        encoder_b=encoder_b,
-        dim=dim,
-        hidden=hidden,
-        layers=layers,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        temperature=temperature,
-        heldout=heldout,
-        k=k,
-        seed=seed,
-        n_train=n_train,
-        n_heldout=n_test,
-    )
     return PairResult(
         model=model,
         standardize_a=standardize_a,
@@ -276,6 +265,6 @@ def train_pair(
         train_rows=train_idx,
         heldout_rows=test_idx,
         history=history,
-        config=config,
+        config={**settings, "n_train": n_train, "n_heldout": n_test},
         seconds=seconds,
     )

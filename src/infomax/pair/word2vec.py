@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from infomax.minimise import minimise
 from infomax.validation import InputError
 
 __all__ = [
@@ -221,14 +222,15 @@ def _train_counts(counts, noise, k, dim, steps, lr, generator) -> tuple[Tensor, 
     optimiser = torch.optim.Adam([w, c], lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1.0 - s / (steps + 1))
     losses = []
-    for step in range(steps):
-        loss = sgns_expected_loss(w, c, n, p, k)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        if (step + 1) % 100 == 0 or step + 1 == steps:
+
+    def expected_loss(_: int) -> Tensor:  # full batch: the same loss every step
+        return sgns_expected_loss(w, c, n, p, k)
+
+    def record(step: int, loss: Tensor) -> None:
+        if step % 100 == 0 or step == steps:
             losses.append(loss.item())
+
+    minimise(optimiser, expected_loss, steps, schedule=schedule, after_step=record)
     return w.detach().double(), c.detach().double(), losses
 
 
@@ -250,22 +252,23 @@ def _train_sampled(
     steps = epochs * math.ceil(n_pairs / batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1.0 - s / (steps + 1))
     losses = []
+    order = torch.arange(n_pairs)
+    totals: list[float] = []  # per batch: mean loss x rows
+
+    def batch_loss(b: int) -> Tensor:
+        batch = order[(b - 1) * batch_size : b * batch_size]
+        negatives = torch.multinomial(noise_t, len(batch) * k, True, generator=generator)
+        return sgns_loss(w(words_t[batch]), c(contexts_t[batch]), c(negatives.view(len(batch), k)))
+
+    def record(b: int, loss: Tensor) -> None:
+        totals.append(loss.item() * min(batch_size, n_pairs - (b - 1) * batch_size))
+
     for _ in range(epochs):
         order = torch.randperm(n_pairs, generator=generator)
-        total, seen = 0.0, 0
-        for start in range(0, n_pairs, batch_size):
-            batch = order[start : start + batch_size]
-            negatives = torch.multinomial(noise_t, len(batch) * k, True, generator=generator)
-            loss = sgns_loss(
-                w(words_t[batch]), c(contexts_t[batch]), c(negatives.view(len(batch), k))
-            )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item() * len(batch)
-            seen += len(batch)
-        losses.append(total / seen)
+        totals.clear()
+        batches = math.ceil(n_pairs / batch_size)
+        minimise(optimiser, batch_loss, batches, schedule=schedule, after_step=record)
+        losses.append(sum(totals) / n_pairs)
     return w.weight.detach().double(), c.weight.detach().double(), losses
 
 

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from infomax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from infomax.minimise import minimise
 from infomax.tcl.data import segment_labels
 from infomax.tcl.model import TCLClassifier, TCLFeatures, tcl_loss
 from infomax.validation import InputError, validate_rows
@@ -173,18 +175,19 @@ def fit_tcl(
     x_train = x_train.to(device)
     y_train = torch.from_numpy(codes[train]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     losses: list[float] = []
-    for step in range(steps):
+
+    def batch_loss(_: int) -> Tensor:
         batch = torch.randint(len(train), (min(batch_size, len(train)),), generator=generator)
         batch = batch.to(device)
-        loss = tcl_loss(model(x_train[batch]), y_train[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step % log_every == 0 or step == steps - 1:
+        return tcl_loss(model(x_train[batch]), y_train[batch])
+
+    def record(step: int, loss: Tensor) -> None:
+        if (step - 1) % log_every == 0 or step == steps:
             losses.append(float(loss.detach()))
+
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    minimise(optimizer, batch_loss, steps, schedule=schedule, after_step=record)
     fit = TCLFit(model=model.eval(), classes=classes, losses=losses, config=config)
     if n_heldout:
         with torch.no_grad():
