@@ -152,6 +152,8 @@ def test_estimate_passes_every_option(
     assert fake.calls[1][2] == {"init": None, "progress": None}
     assert main(["estimate", *pair, "--init", "gaussian"]) == 0
     assert fake.calls[2][2] == {"init": "gaussian", "progress": None}
+    assert main(["estimate", *pair, "--repeats", "3"]) == 0
+    assert fake.calls[3][2] == {"repeats": 3, "progress": None}
 
 
 def test_estimate_ksg_options_and_ignored_ones(

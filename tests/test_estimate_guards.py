@@ -99,3 +99,24 @@ def test_ksg_options_pass_through_and_others_are_refused() -> None:
         estimate_mi(x, y, bound="ksg", tau=1.0)
     with pytest.raises(InputError, match="gaussian takes no option k"):
         estimate_mi(x, y, bound="gaussian", k=3)
+
+
+def test_repeats_pool_fresh_splits_with_a_t_interval() -> None:
+    x, y, truth = _gaussian(1200, seed=4)
+    fast = {"steps": 60, "eval_every": 30, "critic": "quadratic", "progress": False}
+    pooled = estimate_mi(x, y, repeats=3, seed=5, **fast)
+    singles = [estimate_mi(x, y, seed=5 + r, split_seed=5 + r, **fast).mi for r in range(3)]
+    assert [r["mi"] for r in pooled.info["repeats"]] == pytest.approx(singles)
+    assert len(set(singles)) == 3  # each repeat has its own split and training
+    assert pooled.mi == pytest.approx(np.mean(singles))
+    assert pooled.stderr == pytest.approx(np.std(singles, ddof=1) / math.sqrt(3))
+    half = 2.919986 * pooled.stderr  # Student's t, 2 degrees of freedom, 95% quantile
+    assert pooled.ci90 == pytest.approx((pooled.mi - half, pooled.mi + half), rel=1e-5)
+    assert pooled.to_dict()["ci90"] == pytest.approx(list(pooled.ci90))
+    assert abs(pooled.mi - truth) < 0.3
+    with pytest.raises(InputError, match="repeats must be an integer"):
+        estimate_mi(x, y, repeats=0, **fast)
+    with pytest.raises(InputError, match="do not pass split_seed"):
+        estimate_mi(x, y, repeats=2, split_seed=1, **fast)
+    with pytest.raises(InputError, match="neural estimators"):
+        estimate_mi(x, y, repeats=2, bound="ksg")

@@ -64,6 +64,7 @@ from infomax.objectives import (
 )
 from infomax.objectives.critic import unknown_bound
 from infomax.preprocess import make_preprocess
+from infomax.repeats import repeated_estimate
 from infomax.result import MIEstimate
 from infomax.safeguards import (
     DEFAULT_BATCH_SIZE,
@@ -129,6 +130,7 @@ def estimate_mi(
     given: Any = None,
     critic_kwargs: dict[str, Any] | None = None,
     objective: Objective | None = None,
+    repeats: int = 1,
     **bound_kwargs: Any,
 ) -> MIEstimate:
     """Estimate I(x; y) in nats from paired samples, reported on held-out rows.
@@ -191,6 +193,11 @@ def estimate_mi(
         critic_kwargs: passed to the critic (e.g. ``hidden=(512, 512)``).
         objective: a ready-made :class:`~infomax.objectives.Objective`
             (overrides ``bound``/``critic``/``subviews``).
+        repeats: run the whole estimate this many times, each on its own split
+            with its own training seed (``seed``, ``seed + 1``, ...), and report
+            their mean, with ``stderr`` and ``ci90`` from their spread, which
+            covers retraining as one estimate's read-out error cannot
+            (:mod:`infomax.repeats`). Costs ``repeats`` times the time.
         **bound_kwargs: bound options (``tau`` for SMILE, ``alpha`` for interpolated,
             ``dv_weight``, ``momentum``, ``cap_negatives=False`` for the all-pairs DV
             without its clip; see :class:`~infomax.objectives.CriticObjective`); for
@@ -205,6 +212,11 @@ def estimate_mi(
     Raises:
         InputError: bad arrays or options, with a one-line message.
     """
+    if repeats != 1:
+        if bound in REFERENCE_BOUNDS or objective is not None:
+            raise InputError("repeats is for the neural estimators built here")
+        options = {k: v for k, v in locals().items() if k not in ("repeats", "bound_kwargs")}
+        return repeated_estimate(estimate_mi, repeats, **options, **bound_kwargs)
     if bound in REFERENCE_BOUNDS and subviews is None and given is None and objective is None:
         from infomax import reference
 

@@ -48,6 +48,9 @@ class MIEstimate:
     terms: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     scorer: Callable[[Any, Any], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    #: A 90% interval set by whoever computed a better one than ``mi -/+ Z90 stderr``
+    #: (:func:`infomax.repeats.repeated_estimate`); :attr:`ci90` reports it.
+    interval: tuple[float, float] | None = field(default=None, repr=False)
 
     @property
     def ci90(self) -> tuple[float, float] | None:
@@ -56,9 +59,13 @@ class MIEstimate:
         It covers the sampling variance of the held-out read-out (for the all-pairs
         read-out, each row's influence through its row and its column of negatives); it
         does not cover the spread of retraining on another split, nor a critic's bias.
+        With ``estimate_mi(repeats=r)`` it is the t interval of the ``r`` repeats,
+        which covers retraining too (:mod:`infomax.repeats`).
         None without a standard error, and for the estimators that fit nothing (KSG's
         standard error is a rough guide, not an interval).
         """
+        if self.interval is not None:
+            return self.interval
         if self.n_train == 0 or not math.isfinite(self.stderr):
             return None
         return (self.mi - Z90 * self.stderr, self.mi + Z90 * self.stderr)
@@ -71,7 +78,9 @@ class MIEstimate:
     def to_dict(self, include_curves: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; the training curves only when asked for."""
         out = {
-            f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "scorer"
+            f.name: copy.deepcopy(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("scorer", "interval")
         }
         out["mi_bits"] = self.mi_bits
         out["ci90"] = None if self.ci90 is None else list(self.ci90)
