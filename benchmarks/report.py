@@ -622,8 +622,10 @@ def cifar_structural(report: Report) -> str:
     names = [
         "cifar_structural_summary", "cifar_structural_probes-s0", "cifar_structural_probes-s1"
     ]  # fmt: skip
+    names = [name for name in names if name in report.files]  # seed 1 may not be run yet
     summary = report.data(names[0])
-    probes = [report.data(names[1]), report.data(names[2])]
+    probes = [report.data(name) for name in names[1:]]
+    probes += [{}] * (2 - len(probes))  # the table keeps a column per seed
     runs = [(label, key) for label, key in CIFAR_STRUCTURAL_RUNS if key in summary]
     rows = _seed_rows(summary, probes, runs)
     for row, (_, key) in zip(rows, runs, strict=True):
