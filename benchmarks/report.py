@@ -841,6 +841,38 @@ def tcl_one_per_source(report: Report) -> str:
     return _tcl_table(report, ["tcl"])
 
 
+# --------------------------------------------------------------------------- estimate_cmi
+
+
+def estimate_cmi_table(report: Report) -> str:
+    """``estimate_cmi``'s conditional estimators on tasks with known I(x; y | z)."""
+    name = "estimate_cmi"
+    data = report.data(name)
+    rows_in = data["results"]
+    seeds = sorted({row["seed"] for row in rows_in})
+    rows = []
+    for task in dict.fromkeys(row["task"] for row in rows_in):
+        for conditional in dict.fromkeys(row["conditional"] for row in rows_in):
+            cells = [r for r in rows_in if r["task"] == task and r["conditional"] == conditional]
+            if not cells:
+                continue
+            by_seed = {r["seed"]: r for r in cells}
+            values = [
+                f"{by_seed[s]['cmi']:.3f} ± {by_seed[s]['stderr']:.3f}" if s in by_seed else "-"
+                for s in seeds
+            ]
+            error = sum(abs(r["cmi"] - r["truth"]) for r in cells) / len(cells)
+            seconds = sum(r["seconds"] for r in cells) / len(cells)
+            offered = "yes" if conditional != "var" else "no (refused)"
+            rows.append(
+                [task, f"{cells[0]['truth']:.3f}", conditional, offered, *values,
+                 f"{error:.3f}", f"{seconds:.0f}"]
+            )  # fmt: skip
+    header = ["task", "true CMI", "estimator", "in estimate_cmi"]
+    header += [f"seed {s}" for s in seeds] + ["mean abs error", "seconds"]
+    return table(header, rows) + "\n\n" + report.sources([name])
+
+
 # --------------------------------------------------------------------------- dialogue
 
 DIALOGUE_LABELS = {"infonce": "InfoNCE (x, y)", "demi-bo": "DEMI, I_BO", "demi-is": "DEMI, I_IS"}
@@ -944,6 +976,7 @@ TABLES: dict[str, Callable[[Report], str]] = {
         tcl_overcomplete,
         tcl_one_per_source,
         dialogue_selection,
+        estimate_cmi_table,
     )
 }
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
