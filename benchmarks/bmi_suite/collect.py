@@ -75,7 +75,19 @@ def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[s
                 "closest": closest,
             }
         per_family[family] = summary
-    return {"estimators": estimators, "per_task": per_task, "per_family": per_family}
+    truth = {task["id"]: task["mi_true"] for task in tasks}
+    coverage = {}
+    for name in estimators:
+        cells = [r for r in rows if r["estimator"] == name and r.get("ci90") and r["task"] in truth]
+        if cells:
+            inside = sum(r["ci90"][0] <= truth[r["task"]] <= r["ci90"][1] for r in cells)
+            coverage[name] = {"cells": len(cells), "covered": inside}
+    return {
+        "estimators": estimators,
+        "per_task": per_task,
+        "per_family": per_family,
+        "coverage": coverage,
+    }
 
 
 def family_table(summary: dict[str, Any]) -> str:
@@ -114,6 +126,9 @@ def main() -> None:
     summary = summarise(tasks, rows)
     print("mean |error| in nats (tasks within max(0.1, 10%) / tasks run, tasks closest)")
     print(family_table(summary))
+    for name, entry in summary["coverage"].items():
+        held = f"{entry['covered']}/{entry['cells']}"
+        print(f"{name}: the 90% interval holds the truth in {held} cells")
     if args.json:
         write_result(args.json, {"tasks": tasks, "cells": rows, **summary})
 
