@@ -305,12 +305,17 @@ def options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def out_dir(text: str | None) -> Path | None:
-    """``--out DIR`` as a path (None: not given); an existing non-folder is an InputError."""
+def out_dir(text: str | None, create: bool = False) -> Path | None:
+    """``--out DIR`` as a path (None: not given); an existing non-folder is an InputError.
+
+    With ``create``, the folder (and its parents) is made at once, before any work starts.
+    """
     if text is None:
         return None
     if Path(text).exists() and not Path(text).is_dir():
         raise InputError(f"--out {text} exists and is not a directory")
+    if create:
+        Path(text).mkdir(parents=True, exist_ok=True)
     return Path(text)
 
 

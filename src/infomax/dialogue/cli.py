@@ -8,10 +8,9 @@ which the ``infomax`` entry point prints as one line with exit status 2.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from infomax.cli.common import add_keyword_options, options
+from infomax.cli.common import add_keyword_options, options, out_dir
 from infomax.jsonable import dump_json, write_json_atomic
 from infomax.validation import InputError
 
@@ -145,11 +144,7 @@ def run(args: argparse.Namespace) -> int:
     for name in _POSITIVE:
         if chosen.get(name, 1) < 1:
             raise InputError(f"{_TRAIN_OPTIONS[name][0]} must be positive")
-    out = None
-    if args.out is not None:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {args.out} exists and is not a directory")
+    out = out_dir(args.out)
     spec = DialogueSpec(**{name: getattr(args, name) for name in _CORPUS_OPTIONS})
     result = train_dialogue(spec, steps=steps, seconds=args.seconds, ks=_ks(args.k), **chosen)
     payload = result.to_dict()
