@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
-from infomax.critics import BilinearCritic, ConcatCritic, SeparableCritic, make_critic
+from infomax.critics import BilinearCritic, ConcatCritic, SeparableCritic, make_critic, mlp
 
 
 @pytest.fixture
@@ -23,6 +25,26 @@ def test_separable_matches_pairwise_loop(batch: tuple[torch.Tensor, torch.Tensor
         for j in range(5):
             expected = critic.g(x[i]) @ critic.h(y[j]) / 0.5
             assert scores[i, j].item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+def test_mlp_takes_an_activation_name_or_factory(batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, _ = batch
+    torch.manual_seed(0)
+    named = mlp(3, (5, 4), 2, "tanh")
+    torch.manual_seed(0)
+    leaky = mlp(3, (5, 4), 2, partial(torch.nn.LeakyReLU, 0.25))
+    first, _, second, _, last = leaky
+    # The same layers, drawn in the same order, so the same weights under one seed.
+    assert all(
+        torch.equal(a, b) for a, b in zip(named.parameters(), leaky.parameters(), strict=True)
+    )
+    hidden = torch.tanh(named[2](torch.tanh(named[0](x))))
+    assert torch.equal(named(x), named[4](hidden))
+    leaky_relu = torch.nn.functional.leaky_relu
+    expected = last(leaky_relu(second(leaky_relu(first(x), 0.25)), 0.25))
+    assert torch.equal(leaky(x), expected)
+    with pytest.raises(ValueError, match="unknown activation"):
+        mlp(3, (5,), 2, "swish")
 
 
 def test_cosine_critic_scores_are_bounded(batch: tuple[torch.Tensor, torch.Tensor]) -> None:

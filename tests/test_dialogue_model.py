@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
@@ -274,5 +275,22 @@ def test_train_dialogue_usage_errors_are_one_line(capsys: pytest.CaptureFixture[
     )
     assert main(["train", "dialogue", "--objective", "nce"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+    assert main(["train", "dialogue", "--dialogues", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "infomax: error: --dialogues must be positive"
     assert main(["train", "--help"]) == 0
     assert "  dialogue " in capsys.readouterr().out
+
+
+def test_train_dialogue_help_shows_the_library_defaults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["train", "dialogue", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split("options:", 1)[1].split())
+    defaults = inspect.signature(train_dialogue).parameters
+    for flag, name in (
+        ("--dialogues N", "n_train"),
+        ("--lr LR", "lr"),
+        ("--encoder ENCODER", "encoder"),
+    ):
+        shown = f"(default: {defaults[name].default})"
+        assert shown in text.split(flag, 1)[1].split(" --", 1)[0], (flag, shown)

@@ -6,6 +6,7 @@ Nothing here imports torch: building the parser must stay fast (``infomax --help
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ __all__ = [
     "UsageError",
     "add_commands",
     "add_flags",
+    "add_keyword_options",
     "fraction",
     "key_values",
     "name_list",
@@ -266,17 +268,54 @@ def _scalar(value: str) -> Any:
     return value
 
 
+def add_keyword_options(
+    parser: argparse.ArgumentParser | Any,
+    function: Callable[[], Callable[..., Any]],
+    table: dict[str, tuple[str, dict[str, Any]]],
+) -> None:
+    """Options that pass straight to keyword arguments of a library function.
+
+    Each option parses as ``None`` when it is not given, so :func:`options` leaves it out and
+    the function's own default applies; its help ends in that default, read from the
+    function's signature only when help is printed (``function`` returns the function, and
+    may import torch).
+
+    Args:
+        parser: the command's parser (or an argument group).
+        function: returns the library function the options are passed to.
+        table: keyword -> (flag, argparse keywords, ``help`` among them); the keyword is
+            the option's ``dest``.
+    """
+
+    def help_text(name: str, text: str) -> LazyHelp:
+        def text_with_default() -> str:
+            default = inspect.signature(function()).parameters[name].default
+            return f"{text} (default: {default})"
+
+        return LazyHelp(text_with_default)
+
+    for name, (flag, keywords) in table.items():
+        keywords = dict(keywords)
+        text = help_text(name, keywords.pop("help"))
+        parser.add_argument(flag, dest=name, default=None, help=text, **keywords)
+
+
 def options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
     """The options among ``names`` the user set (argparse default ``None`` means unset)."""
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def out_dir(text: str | None) -> Path | None:
-    """``--out DIR`` as a path (None: not given); an existing non-folder is an InputError."""
+def out_dir(text: str | None, create: bool = False) -> Path | None:
+    """``--out DIR`` as a path (None: not given); an existing non-folder is an InputError.
+
+    With ``create``, the folder (and its parents) is made at once, before any work starts.
+    """
     if text is None:
         return None
     if Path(text).exists() and not Path(text).is_dir():
         raise InputError(f"--out {text} exists and is not a directory")
+    if create:
+        Path(text).mkdir(parents=True, exist_ok=True)
     return Path(text)
 
 

@@ -41,15 +41,30 @@ _SQUARE = 1024
 
 
 def mlp(
-    in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu"
+    in_dim: int,
+    hidden: Sequence[int],
+    out_dim: int,
+    activation: str | Callable[[], nn.Module] = "relu",
 ) -> nn.Sequential:
-    """A plain MLP ``in_dim -> hidden... -> out_dim`` with ``activation`` between layers."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+    """A plain MLP ``in_dim -> hidden... -> out_dim`` with ``activation`` between layers.
+
+    Args:
+        in_dim: input width.
+        hidden: widths of the hidden ``Linear -> activation`` layers (may be empty).
+        out_dim: width of the last ``Linear`` (no activation after it).
+        activation: a name in :data:`ACTIVATIONS`, or a factory of the activation module
+            (e.g. ``functools.partial(nn.LeakyReLU, 0.2)``), called once per hidden layer.
+    """
+    if isinstance(activation, str):
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}"
+            )
+        activation = ACTIVATIONS[activation]
     layers: list[nn.Module] = []
     width = in_dim
     for h in hidden:
-        layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+        layers += [nn.Linear(width, h), activation()]
         width = h
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)

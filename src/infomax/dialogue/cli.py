@@ -8,9 +8,9 @@ which the ``infomax`` entry point prints as one line with exit status 2.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from infomax.cli.common import add_keyword_options, options, out_dir
 from infomax.jsonable import dump_json, write_json_atomic
 from infomax.validation import InputError
 
@@ -27,22 +27,56 @@ _CORPUS_OPTIONS: dict[str, tuple[type, str]] = {
 }
 
 
+#: train_dialogue's keyword arguments exposed as options: keyword -> (flag, argparse
+#: keywords). Left out, each keeps train_dialogue's own default (shown in its help).
+_TRAIN_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "objective": (
+        "--objective",
+        {
+            "choices": ("infonce", "demi-bo", "demi-is"),
+            "help": "InfoNCE on (context, response), or DEMI: InfoNCE on (last utterance, "
+            "response) plus I(context; response | last utterance) by I_BO or I_IS",
+        },
+    ),
+    "encoder": (
+        "--encoder",
+        {"help": "gru, transformer, or a Hugging Face model name (needs transformers)"},
+    ),
+    "clock": (
+        "--clock",
+        {
+            "choices": ("wall", "cpu"),
+            "help": "what --seconds counts: wall-clock or CPU time in training steps",
+        },
+    ),
+    "batch_size": ("--batch-size", {"type": int, "help": "dialogues a step"}),
+    "lr": ("--lr", {"type": float, "help": "Adam learning rate"}),
+    "dim": ("--dim", {"type": int, "help": "embedding size"}),
+    "hidden": ("--hidden", {"type": int, "help": "GRU state / transformer width"}),
+    "temperature": ("--temperature", {"type": float, "help": "critic tau"}),
+    "subview_turns": (
+        "--subview-turns",
+        {"type": int, "help": "utterances x' keeps, the last ones"},
+    ),
+    "n_train": ("--dialogues", {"type": int, "metavar": "N", "help": "training dialogues"}),
+    "n_test": ("--test", {"type": int, "metavar": "N", "help": "test dialogues"}),
+    "seed": ("--seed", {"type": int, "help": "seed of weights and batches"}),
+    "data_seed": ("--data-seed", {"type": int, "help": "seed of the corpora"}),
+}
+#: Those of them that must be positive when given.
+_POSITIVE = ("batch_size", "dim", "hidden", "n_train", "n_test", "subview_turns")
+
+
+def _train_dialogue() -> Any:
+    from infomax.dialogue.train import train_dialogue
+
+    return train_dialogue
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``infomax train dialogue``."""
     from infomax.dialogue.corpus import DialogueSpec
 
-    parser.add_argument(
-        "--objective",
-        choices=("infonce", "demi-bo", "demi-is"),
-        default="infonce",
-        help="InfoNCE on (context, response), or DEMI: InfoNCE on (last utterance, response) "
-        "plus I(context; response | last utterance) by I_BO or I_IS (default: infonce)",
-    )
-    parser.add_argument(
-        "--encoder",
-        default="gru",
-        help="gru (default), transformer, or a Hugging Face model name (needs transformers)",
-    )
     parser.add_argument(
         "--steps", type=int, help="Adam steps (default: 1000, or no step budget with --seconds)"
     )
@@ -50,22 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seconds", type=float, help="training-time budget in seconds (the first budget reached "
         "stops training)"
     )  # fmt: skip
-    parser.add_argument(
-        "--clock",
-        choices=("wall", "cpu"),
-        default="wall",
-        help="what --seconds counts: wall-clock or CPU time in training steps (default: wall)",
-    )
-    parser.add_argument("--batch-size", type=int, default=32, help="dialogues a step (32)")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (2e-3)")
-    parser.add_argument("--dim", type=int, default=64, help="embedding size (64)")
-    parser.add_argument("--hidden", type=int, default=64, help="GRU state / transformer width")
-    parser.add_argument("--temperature", type=float, default=0.1, help="critic tau (0.1)")
-    parser.add_argument(
-        "--subview-turns", type=int, default=1, help="utterances x' keeps, the last ones (1)"
-    )
-    parser.add_argument("--dialogues", type=int, default=20000, help="training dialogues")
-    parser.add_argument("--test", type=int, default=2000, help="test dialogues (2000)")
+    add_keyword_options(parser, _train_dialogue, _TRAIN_OPTIONS)
     parser.add_argument(
         "--k", default="10,100", help="candidates of response selection, comma-separated"
     )
@@ -74,8 +93,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         default = getattr(defaults, name)
         parser.add_argument(flag, type=kind, default=default, help=f"{text} ({default:g})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and batches")
-    parser.add_argument("--data-seed", type=int, default=0, help="seed of the corpora")
     parser.add_argument("--out", metavar="DIR", help="write dialogue.json and model.pt into DIR")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -121,35 +138,15 @@ def run(args: argparse.Namespace) -> int:
     from infomax.dialogue.train import train_dialogue
 
     steps = args.steps if args.steps is not None else (None if args.seconds else 1000)
-    for name in ("steps", "batch_size", "dim", "hidden", "dialogues", "test", "subview_turns"):
-        value = steps if name == "steps" else getattr(args, name)
-        if value is not None and value < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be positive")
-    out = None
-    if args.out is not None:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {args.out} exists and is not a directory")
+    if steps is not None and steps < 1:
+        raise InputError("--steps must be positive")
+    chosen = options(args, list(_TRAIN_OPTIONS))
+    for name in _POSITIVE:
+        if chosen.get(name, 1) < 1:
+            raise InputError(f"{_TRAIN_OPTIONS[name][0]} must be positive")
+    out = out_dir(args.out)
     spec = DialogueSpec(**{name: getattr(args, name) for name in _CORPUS_OPTIONS})
-    result = train_dialogue(
-        spec,
-        objective=args.objective,
-        encoder=args.encoder,
-        n_train=args.dialogues,
-        n_test=args.test,
-        steps=steps,
-        seconds=args.seconds,
-        clock=args.clock,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        dim=args.dim,
-        hidden=args.hidden,
-        temperature=args.temperature,
-        subview_turns=args.subview_turns,
-        ks=_ks(args.k),
-        seed=args.seed,
-        data_seed=args.data_seed,
-    )
+    result = train_dialogue(spec, steps=steps, seconds=args.seconds, ks=_ks(args.k), **chosen)
     payload = result.to_dict()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

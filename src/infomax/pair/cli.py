@@ -10,10 +10,10 @@ Bad input raises :class:`~infomax.validation.InputError`, which the
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
+from infomax.cli.common import out_dir
 from infomax.jsonable import dump_json, write_json_atomic
 from infomax.validation import InputError
 
@@ -25,16 +25,6 @@ def _check_positive(args: argparse.Namespace, names: tuple[str, ...]) -> None:
         value = getattr(args, name)
         if value <= 0:
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
-
-
-def _out_dir(text: str | None) -> Path | None:
-    if text is None:
-        return None
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise InputError(f"--out {text} exists and is not a directory")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_positive(args, ("dim", "hidden", "layers", "steps", "batch_size", "k"))
     a, b = load_array(args.x), load_array(args.y)
-    out = _out_dir(args.out)
+    out = out_dir(args.out, create=True)
     result = train_pair(
         a,
         b,
@@ -157,7 +147,7 @@ def run_word2vec(args: argparse.Namespace) -> int:
     _check_positive(args, ("dim", "window", "negatives", "min_count", "epochs", "steps"))
     if args.subsample < 0:
         raise InputError(f"--subsample must be >= 0 (0 turns it off), got {args.subsample}")
-    out = _out_dir(args.out)
+    out = out_dir(args.out, create=True)
     result = train_sgns(
         read_sentences(args.text),
         dim=args.dim,

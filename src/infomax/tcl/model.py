@@ -28,11 +28,13 @@ with the segment label as the second variable.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomax.critics.base import mlp
 from infomax.validation import InputError
 
 __all__ = ["FINAL_NONLINEARITIES", "TCLClassifier", "TCLFeatures", "tcl_loss"]
@@ -71,13 +73,7 @@ class TCLFeatures(nn.Module):
             )
         if n_inputs < 1 or n_features < 1 or any(w < 1 for w in hidden):
             raise InputError("input, feature and hidden widths must be positive integers")
-        layers: list[nn.Module] = []
-        width = n_inputs
-        for size in hidden:
-            layers += [nn.Linear(width, size), nn.LeakyReLU(negative_slope)]
-            width = size
-        layers.append(nn.Linear(width, n_features))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(n_inputs, hidden, n_features, partial(nn.LeakyReLU, negative_slope))
         self.final = final
         self.register_buffer("mean", torch.zeros(n_inputs))
         self.register_buffer("std", torch.ones(n_inputs))
