@@ -285,8 +285,9 @@ def estimate_mi(
     else:
         names = (critic,)  # type: ignore[assignment]
     budget = None if max_seconds is None else max_seconds / len(names)
-    chosen: tuple[float, str, Objective, dict[str, Any], dict[str, Any]] | None = None
+    chosen: tuple[float, str, Objective, dict[str, Any]] | None = None
     validation: dict[str, float] = {}
+    start_info: dict[str, Any] = {}  # the quadratic critic's start, whichever critic wins
     for name in names:
         torch.manual_seed(seed)
         candidate = (
@@ -304,9 +305,8 @@ def estimate_mi(
                 bound_kwargs=bound_kwargs,
             )
         )
-        start_info: dict[str, Any] = {}
         if built_here and isinstance(candidate, CriticObjective):
-            start_info = warm_start(
+            start_info |= warm_start(
                 candidate,
                 init,
                 xt[train_idx],
@@ -334,9 +334,9 @@ def estimate_mi(
         )
         validation[name] = max((value for _, value in fitted["heldout_curve"]), default=-math.inf)
         if chosen is None or validation[name] > chosen[0]:
-            chosen = (validation[name], name, candidate, fitted, start_info)
+            chosen = (validation[name], name, candidate, fitted)
     assert chosen is not None
-    _, chosen_name, objective, fitted, start_info = chosen
+    _, chosen_name, objective, fitted = chosen
     if len(names) > 1:
         start_info = {**start_info, "critic": chosen_name, "critic_candidates": validation}
     terms, per_batch, diags, readout = fit.heldout_terms(
