@@ -79,7 +79,7 @@ from infomax.scorer import CriticScorer
 from infomax.validation import InputError, validate_conditioning, validate_pair
 from infomax.warm_start import INITS, warm_start
 
-__all__ = ["AUTO_CRITICS", "DEFAULTS", "KSG_OPTIONS", "estimate_cmi", "estimate_mi"]
+__all__ = ["AUTO_CRITICS", "DEFAULTS", "estimate_cmi", "estimate_mi"]
 
 #: The critics ``critic="auto"`` trains for a single bound; the validation rows choose.
 #: The quadratic one (warm-started at a fitted copula) is exact where the rank transform
@@ -87,8 +87,6 @@ __all__ = ["AUTO_CRITICS", "DEFAULTS", "KSG_OPTIONS", "estimate_cmi", "estimate_
 #: learns non-monotone dependence that the quadratic one's start steers it away from.
 AUTO_CRITICS = ("quadratic", "separable")
 
-#: Options ``estimate_mi(bound="ksg", ...)`` passes on to :func:`infomax.reference.ksg`.
-KSG_OPTIONS = ("k", "jitter", "marginal_norm", "algorithm")
 
 #: Defaults of :func:`estimate_mi`, chosen on the tasks of BENCHMARKS.md.
 DEFAULTS: dict[str, Any] = {
@@ -201,7 +199,7 @@ def estimate_mi(
         **bound_kwargs: bound options (``tau`` for SMILE, ``alpha`` for interpolated,
             ``dv_weight``, ``momentum``, ``cap_negatives=False`` for the all-pairs DV
             without its clip; see :class:`~infomax.objectives.CriticObjective`); for
-            ``ksg``, :data:`KSG_OPTIONS` (``k``, ``jitter``, ...; :func:`infomax.reference.ksg`).
+            ``ksg``, :data:`infomax.reference.KSG_OPTIONS` (``k``, ``jitter``, ...).
             The non-neural estimators ignore the training options.
 
     Returns:
@@ -218,19 +216,9 @@ def estimate_mi(
         options = {k: v for k, v in locals().items() if k not in ("repeats", "bound_kwargs")}
         return repeated_estimate(estimate_mi, repeats, **options, **bound_kwargs)
     if bound in REFERENCE_BOUNDS and subviews is None and given is None and objective is None:
-        from infomax import reference
+        from infomax.reference import reference_estimate
 
-        # The reference estimators validate the arrays and read them at their own precision.
-        allowed = KSG_OPTIONS if bound == "ksg" else ()
-        unknown = sorted(set(bound_kwargs) - set(allowed))
-        if unknown:
-            raise InputError(
-                f"{bound} takes no option {', '.join(unknown)}"
-                + (f"; its options: {', '.join(allowed)}" if allowed else "")
-            )
-        if bound == "ksg":
-            return reference.ksg(x, y, **bound_kwargs)
-        return reference.gaussian(x, y)
+        return reference_estimate(bound, x, y, **bound_kwargs)
     if bound not in bound_names() and objective is None:
         raise unknown_bound(bound)
     if objective is not None and not isinstance(objective, Objective):

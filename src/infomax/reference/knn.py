@@ -1,24 +1,4 @@
-"""Non-neural reference estimators of mutual information: KSG and the Gaussian closed form.
-
-Both return an :class:`~infomax.result.MIEstimate` computed on all ``N`` rows (nothing is
-trained: ``n_train = 0``, ``n_heldout = N``). They are the baselines the neural bounds are
-compared against, and each is trustworthy only in its own regime:
-
-- :func:`ksg` (Kraskov, Stoegbauer & Grassberger 2004, estimator 1) is consistent for any
-  continuous distribution and nearly unbiased in low dimension at low MI, but its bias is
-  strongly *negative* when the dimension or the MI is high: k-nearest-neighbour balls cannot
-  resolve a density ratio of ``e^{I}`` with ``N`` samples once ``I`` approaches ``log N``, and
-  in 20+ dimensions neighbours are far apart even at moderate MI. Expect it to report a
-  fraction of the truth there (see BENCHMARKS.md).
-- :func:`gaussian` is the MI of the Gaussian with the same covariance as the data,
-  ``0.5 (log det S_x + log det S_y - log det S)``. It is exact (up to sampling error) for
-  jointly Gaussian data and otherwise measures only linear dependence: it is *not* a bound
-  on the true MI in general. It is blind to non-linear dependence (``y = x^2`` gives ~0) and
-  changes under non-linear per-coordinate transforms that leave the true MI unchanged.
-
-Reference: A. Kraskov, H. Stoegbauer, P. Grassberger, "Estimating mutual information",
-Phys. Rev. E 69, 066138 (2004).
-"""
+"""KSG: the Kraskov-Stoegbauer-Grassberger k-nearest-neighbour estimator of I(x; y)."""
 
 from __future__ import annotations
 
@@ -31,10 +11,11 @@ import torch
 from scipy import special
 from scipy.spatial import cKDTree
 
+from infomax.reference.arrays import prepare
 from infomax.result import MIEstimate
-from infomax.validation import InputError, validate_pair
+from infomax.validation import InputError
 
-__all__ = ["AUTO_JITTER", "gaussian", "ksg"]
+__all__ = ["AUTO_JITTER", "KDTREE_MAX_JOINT_DIM", "ksg"]
 
 MarginalNorm = Literal["max", "euclidean"]
 Algorithm = Literal["auto", "kdtree", "brute"]
@@ -49,23 +30,6 @@ AUTO_JITTER = 1e-5
 
 #: Entries of a (rows, N) distance block in the brute-force scan (float32: 4 bytes each).
 _BLOCK_ELEMENTS = 1 << 22
-
-
-def _float64_matrix(a: Any) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().double().numpy()
-    out = np.asarray(a, dtype=np.float64)
-    return out[:, None] if out.ndim == 1 else out
-
-
-def _prepare(x: Any, y: Any, min_samples: int, reason: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validated float64 copies of ``x`` (N, d_x) and ``y`` (N, d_y).
-
-    :func:`~infomax.validation.validate_pair` does the checks (and names the problem); the
-    values are then read at their own precision, not through its float32 copy.
-    """
-    validate_pair(x, y, min_samples=min_samples, names=("x", "y"), reason=reason or None)
-    return _float64_matrix(x), _float64_matrix(y)
 
 
 def _has_ties(a: np.ndarray) -> bool:
@@ -221,7 +185,7 @@ def ksg(
         raise InputError(f"jitter must be 'auto' or a non-negative number, got {jitter!r}")
     if not auto and not (isinstance(jitter, int | float) and math.isfinite(jitter) and jitter >= 0):
         raise InputError(f"jitter must be a finite non-negative number, got {jitter!r}")
-    xa, ya = _prepare(x, y, k + 2, f"KSG with k={k} needs k + 2")
+    xa, ya = prepare(x, y, k + 2, f"KSG with k={k} needs k + 2")
     n = xa.shape[0]
     warnings: list[str] = []
     tied = [name for name, a in (("x", xa), ("y", ya)) if _has_ties(a)]
@@ -274,117 +238,5 @@ def ksg(
             "jitter": float(jitter),
             "seconds": time.perf_counter() - start,
             "warnings": warnings,
-        },
-    )
-
-
-def _wishart_logdet_bias(dim: int, dof: int) -> float:
-    """``E[log det S] - log det Sigma`` for the unbiased sample covariance of ``dof + 1`` rows.
-
-    ``(N - 1) S ~ Wishart(N - 1, Sigma)`` and ``E log det W = log det Sigma + d log 2 +
-    sum_{i=1}^d psi((nu - i + 1) / 2)`` with ``nu = N - 1``.
-    """
-    i = np.arange(1, dim + 1)
-    return float(dim * math.log(2.0 / dof) + special.digamma((dof - i + 1) / 2.0).sum())
-
-
-def _check_full_rank(corr: np.ndarray, what: str) -> float:
-    """``log det`` of a correlation matrix, or a clear error when it is (near) singular."""
-    eigenvalues = np.linalg.eigvalsh(corr)
-    if eigenvalues[0] < 1e-10 * corr.shape[0]:
-        raise InputError(what)
-    return float(np.log(eigenvalues).sum())
-
-
-def gaussian(x: Any, y: Any, *, bias_correction: bool = True) -> MIEstimate:
-    """MI of the Gaussian with the data's covariance, ``0.5 (log det S_x S_y / det S)``, nats.
-
-    Equivalently ``-0.5 sum_k log(1 - r_k^2)`` over the canonical correlations ``r_k`` of
-    ``x`` and ``y`` (CCA). Computed from correlation matrices in float64 (MI is invariant to
-    rescaling columns). Exact, up to sampling error, only for jointly Gaussian data; for
-    anything else it measures the linear (second-order) dependence only, and is neither an
-    upper nor a lower bound on the true MI in general.
-
-    Args:
-        x: (N, d_x) samples (array, tensor or nested list; 1-d is one column).
-        y: (N, d_y) samples paired row by row with ``x``.
-        bias_correction: subtract the plug-in estimator's expected excess for Gaussian data
-            (the Wishart ``E log det`` terms, about ``d_x d_y / (2N)`` nats), so that the
-            estimate is unbiased for jointly Gaussian data to first order.
-
-    Returns:
-        :class:`MIEstimate` with ``bound="gaussian"``. ``stderr`` is the nonparametric
-        delta-method (influence-function) standard error: the estimate's gradient with
-        respect to the covariance, ``G = 0.5 (blockdiag(S_x^-1, S_y^-1) - S^-1)``, gives each
-        sample the influence ``z_i^T G z_i``; their standard deviation over ``sqrt(N)``
-        (valid for non-Gaussian data too), combined in quadrature with the spread of the
-        estimate under independence, ``sqrt(2 d_x d_y) / (2N)`` (``2 N I ~ chi^2_{d_x d_y}``),
-        where the first-order term vanishes. ``info`` holds the ``canonical_correlations``,
-        the ``bias_correction`` subtracted (nats) and ``seconds``.
-
-    Raises:
-        InputError (a ValueError): mismatched rows, NaN/inf, constant columns, no more rows
-        than ``d_x + d_y + 1``, linearly dependent (e.g. duplicated) columns within ``x`` or
-        ``y``, or ``y`` an exact linear function of ``x`` (infinite Gaussian MI).
-    """
-    start = time.perf_counter()
-    xa, ya = _prepare(x, y, 2, "")
-    n, d_x = xa.shape
-    d_y = ya.shape[1]
-    if n <= d_x + d_y + 1:
-        raise InputError(
-            f"too few samples for the Gaussian estimate: {n} rows, need more than "
-            f"d_x + d_y + 1 = {d_x + d_y + 1} for a full-rank covariance"
-        )
-    z = np.hstack([xa, ya])
-    z -= z.mean(axis=0)
-    z /= z.std(axis=0)
-    corr = (z.T @ z) / n
-    corr = 0.5 * (corr + corr.T)
-    logdet_x = _check_full_rank(
-        corr[:d_x, :d_x],
-        "the columns of x are linearly dependent (duplicated or collinear columns): "
-        "drop the redundant ones",
-    )
-    logdet_y = _check_full_rank(
-        corr[d_x:, d_x:],
-        "the columns of y are linearly dependent (duplicated or collinear columns): "
-        "drop the redundant ones",
-    )
-    logdet_z = _check_full_rank(
-        corr,
-        "the joint covariance of (x, y) is singular: some combination of y is an exact "
-        "linear function of x, so the Gaussian MI is infinite",
-    )
-    mi = 0.5 * (logdet_x + logdet_y - logdet_z)
-    correction = 0.0
-    if bias_correction:
-        dof = n - 1
-        correction = 0.5 * (
-            _wishart_logdet_bias(d_x, dof)
-            + _wishart_logdet_bias(d_y, dof)
-            - _wishart_logdet_bias(d_x + d_y, dof)
-        )
-    # Influence of each sample on the plug-in estimate: z_i^T G z_i (up to a constant).
-    grad = -np.linalg.inv(corr)
-    grad[:d_x, :d_x] += np.linalg.inv(corr[:d_x, :d_x])
-    grad[d_x:, d_x:] += np.linalg.inv(corr[d_x:, d_x:])
-    influence = 0.5 * np.einsum("ni,ij,nj->n", z, grad, z)
-    variance = influence.var(ddof=1) / n + (2.0 * d_x * d_y) / (2.0 * n) ** 2
-    # Canonical correlations: singular values of L_x^-1 C_xy L_y^-T.
-    lx = np.linalg.cholesky(corr[:d_x, :d_x])
-    ly = np.linalg.cholesky(corr[d_x:, d_x:])
-    whitened = np.linalg.solve(lx, np.linalg.solve(ly, corr[:d_x, d_x:].T).T)
-    canonical = np.linalg.svd(whitened, compute_uv=False)
-    return MIEstimate(
-        mi=float(mi - correction),
-        stderr=float(math.sqrt(variance)),
-        bound="gaussian",
-        n_train=0,
-        n_heldout=n,
-        info={
-            "canonical_correlations": [float(r) for r in canonical],
-            "bias_correction": float(correction),
-            "seconds": time.perf_counter() - start,
         },
     )
