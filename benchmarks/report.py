@@ -873,6 +873,75 @@ def estimate_cmi_table(report: Report) -> str:
     return table(header, rows) + "\n\n" + report.sources([name])
 
 
+# --------------------------------------------------------------------------- bmi suite
+
+#: Column labels of the suite's estimators, in table order (others follow, by name).
+BMI_SUITE_LABELS = {
+    "infomax-default": "infomax",
+    "infomax-repeats3": "infomax x3",
+    "bmi-ksg": "KSG",
+    "bmi-cca": "CCA",
+    "bmi-infonce": "InfoNCE",
+    "bmi-nwj": "NWJ",
+    "bmi-dv": "DV",
+    "bmi-mine": "MINE",
+}
+
+
+def _bmi_estimators(data: dict[str, Any]) -> list[str]:
+    names = data["estimators"]
+    return [n for n in BMI_SUITE_LABELS if n in names] + sorted(
+        n for n in names if n not in BMI_SUITE_LABELS
+    )
+
+
+def bmi_suite_families(report: Report) -> str:
+    """Per family: each estimator's mean |error| (within / tasks run, closest), coverage."""
+    name = "bmi_suite"
+    data = report.data(name)
+    names = _bmi_estimators(data)
+    rows = []
+    for family, entry in data["per_family"].items():
+        cells = []
+        for est in names:
+            s = entry.get(est)
+            cells.append(
+                "-"
+                if s is None
+                else f"{s['mean_abs_error']:.3f} ({s['within']}/{s['tasks_done']}, {s['closest']})"
+            )
+        rows.append([family, str(entry["tasks"]), *cells])
+    header = ["family", "tasks", *(BMI_SUITE_LABELS.get(n, n) for n in names)]
+    coverage = [
+        f"{BMI_SUITE_LABELS.get(n, n)}: {c['covered']}/{c['cells']} cells"
+        for n, c in data["coverage"].items()
+    ]
+    extra = "\n\n90% intervals holding the true MI: " + "; ".join(coverage) if coverage else ""
+    return table(header, rows) + extra + "\n\n" + report.sources([name])
+
+
+def bmi_suite_tasks(report: Report) -> str:
+    """Per task: the true MI, each estimator's mean estimate, infomax's chosen critic."""
+    data = report.data("bmi_suite")
+    names = _bmi_estimators(data)
+    critics: dict[str, set[str]] = {}
+    for cell in data["cells"]:
+        if cell["estimator"] == "infomax-default" and cell.get("critic"):
+            critics.setdefault(cell["task"], set()).add(cell["critic"])
+    rows = []
+    for task in data["per_task"]:
+        values = []
+        for est in names:
+            e = task.get(est)
+            values.append("-" if e is None else f"{e['mean']:.3f}" + ("" if e["within"] else "*"))
+        dims = f"{task['dim_x']}x{task['dim_y']}"
+        chosen = ", ".join(sorted(critics.get(task["id"], ()))) or "-"
+        rows.append([task["id"], dims, f"{task['mi_true']:.3f}", *values, chosen])
+    header = ["task", "dims", "true MI", *(BMI_SUITE_LABELS.get(n, n) for n in names)]
+    header.append("infomax critic")
+    return table(header, rows)
+
+
 # --------------------------------------------------------------------------- dialogue
 
 DIALOGUE_LABELS = {"infonce": "InfoNCE (x, y)", "demi-bo": "DEMI, I_BO", "demi-is": "DEMI, I_IS"}
@@ -977,6 +1046,8 @@ TABLES: dict[str, Callable[[Report], str]] = {
         tcl_one_per_source,
         dialogue_selection,
         estimate_cmi_table,
+        bmi_suite_families,
+        bmi_suite_tasks,
     )
 }
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

@@ -34,13 +34,14 @@ def test_building_the_parser_imports_no_torch() -> None:
 
 def test_build_parser_dispatches_each_command() -> None:
     parser = build_parser()
-    args = parser.parse_args(["train", "pair", "--x", "a.npy", "--y", "b.npy"])
+    args = parser.parse_args(["train", "pair", "--x", "a.npy", "--y", "b.npy", "--k", "8"])
+    # Options left out parse as None: train_pair's own defaults apply.
     assert (args.command, args.x, args.y, args.steps, args.k) == (
         "train",
         "a.npy",
         "b.npy",
-        1000,
-        64,
+        None,
+        8,
     )
     args = parser.parse_args(["train", "dim", "--data", "digits", "--steps", "3"])
     assert (args.method, args.steps, args.segments) == ("dim", 3, None)

@@ -34,14 +34,22 @@ def done_cells(results: Path) -> set[tuple[str, int, str]]:
 
 
 def pending(
-    tasks: Path, results: Path, names: list[str], only: str, rows: int, seeds: str
+    tasks: Path,
+    results: Path,
+    names: list[str],
+    only: str,
+    rows: int,
+    seeds: str,
+    shard: str = "0/1",
 ) -> Iterator[tuple[dict[str, Any], int, np.ndarray, np.ndarray, str]]:
     """(task, seed, x, y, estimator) of every cell not yet in ``results``, task by task.
 
     ``names`` are the estimators' names as written to ``results``; ``only`` is a regular
-    expression on task ids (empty: all).
+    expression on task ids (empty: all); ``shard`` ``"i/n"`` keeps every n-th task from the
+    i-th, so n processes (one per shard, each with its own results file) share the suite.
     """
-    listing = json.loads((tasks / "tasks.json").read_text())
+    index, count = (int(part) for part in shard.split("/"))
+    listing = json.loads((tasks / "tasks.json").read_text())[index::count]
     done = done_cells(results)
     for task in listing:
         if only and not re.search(only, task["id"]):

@@ -9,6 +9,9 @@ prints the tables. Per task, |error| is ``|mean over seeds - true MI|``; "within
     python benchmarks/bmi_suite/collect.py --tasks runs/bmi-tasks \
         --results runs/bmi-tasks/bmi.jsonl runs/bmi-tasks/infomax.jsonl \
         --json benchmarks/results/bmi_suite.json
+
+``--seeds 0`` keeps only those seeds' cells, so that estimators run on different numbers
+of seeds so far are compared on the same rows.
 """
 
 from __future__ import annotations
@@ -112,6 +115,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=Path, required=True)
     parser.add_argument("--results", type=Path, nargs="+", required=True)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--seeds", default="", help="comma-separated seeds to keep (default: every seed run)"
+    )
     args = parser.parse_args()
     tasks = json.loads((args.tasks / "tasks.json").read_text())
     rows = [
@@ -120,6 +126,9 @@ def main() -> None:
         for line in path.read_text().splitlines()
         if line.strip()
     ]
+    if args.seeds:
+        keep = {int(s) for s in args.seeds.split(",")}
+        rows = [row for row in rows if row["seed"] in keep]
     for row in rows:
         if row.get("mi") is not None and not math.isfinite(row["mi"]):
             row["mi"] = None

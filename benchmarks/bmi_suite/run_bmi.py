@@ -40,14 +40,16 @@ def main() -> None:
     parser.add_argument("--only", default="", help="regular expression on task ids")
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--shard", default="0/1", help="i/n: every n-th task from the i-th")
     args = parser.parse_args()
     factories = make_estimators()
     names = [n for n in args.estimators.split(",") if n]
     unknown = [n for n in names if n not in factories]
     if unknown:
         raise SystemExit(f"unknown estimator(s) {unknown}; choose from {sorted(factories)}")
+    estimators = [f"bmi-{n}" for n in names]
     cells = pending(
-        args.tasks, args.results, [f"bmi-{n}" for n in names], args.only, args.rows, args.seeds
+        args.tasks, args.results, estimators, args.only, args.rows, args.seeds, args.shard
     )
     for task, seed, x, y, name in cells:
         start = time.perf_counter()

@@ -36,11 +36,12 @@ def main() -> None:
     parser.add_argument("--only", default="", help="regular expression on task ids")
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--shard", default="0/1", help="i/n: every n-th task from the i-th")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = [f"infomax-{n}" for n in args.estimators.split(",") if n]
-    cells = pending(args.tasks, args.results, names, args.only, args.rows, args.seeds)
+    cells = pending(args.tasks, args.results, names, args.only, args.rows, args.seeds, args.shard)
     for task, seed, x, y, name in cells:
         start = time.perf_counter()
         options = ESTIMATORS[name.removeprefix("infomax-")]

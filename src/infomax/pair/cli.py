@@ -10,21 +10,63 @@ Bad input raises :class:`~infomax.validation.InputError`, which the
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
-from infomax.cli.common import out_dir
+from infomax.cli.common import add_keyword_options, options, out_dir
 from infomax.jsonable import dump_json, write_json_atomic
 from infomax.validation import InputError
 
 __all__ = ["add_arguments", "add_word2vec_arguments", "run", "run_word2vec"]
 
 
-def _check_positive(args: argparse.Namespace, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(args, name)
-        if value <= 0:
-            raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+def _check_positive(chosen: dict[str, Any], table: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    """Every given option of ``table`` whose type is int must be positive."""
+    for name, value in chosen.items():
+        if table[name][1].get("type") is int and value <= 0:
+            raise InputError(f"{table[name][0]} must be positive, got {value}")
+
+
+#: train_pair's keyword arguments exposed as options: keyword -> (flag, argparse keywords).
+#: Left out, each keeps train_pair's own default (shown in its help).
+_PAIR_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "dim": ("--dim", {"type": int, "help": "embedding size"}),
+    "hidden": ("--hidden", {"type": int, "help": "MLP width"}),
+    "layers": ("--layers", {"type": int, "help": "MLP hidden layers"}),
+    "steps": ("--steps", {"type": int, "help": "Adam steps"}),
+    "batch_size": ("--batch-size", {"type": int, "help": "pairs a step"}),
+    "lr": ("--lr", {"type": float, "help": "Adam learning rate"}),
+    "k": ("--k", {"type": int, "help": "retrieval candidates on held-out pairs"}),
+    "heldout": ("--heldout", {"type": float, "help": "fraction of rows held out"}),
+    "seed": ("--seed", {"type": int, "help": "seed of split, weights, batches"}),
+}
+
+#: train_sgns's keyword arguments exposed as options (``--subsample`` is handled apart: its 0
+#: means None).
+_WORD2VEC_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "dim": ("--dim", {"type": int, "help": "vector size"}),
+    "window": ("--window", {"type": int, "help": "context each side"}),
+    "k": ("--negatives", {"type": int, "help": "k negatives"}),
+    "min_count": ("--min-count", {"type": int, "help": "vocabulary cut"}),
+    "noise_power": ("--noise-power", {"type": float, "help": "unigram ** power"}),
+    "mode": ("--mode", {"choices": ("sampled", "counts"), "help": "SGD on pairs or on counts"}),
+    "epochs": ("--epochs", {"type": int, "help": "passes (sampled)"}),
+    "steps": ("--steps", {"type": int, "help": "steps (counts)"}),
+    "seed": ("--seed", {"type": int, "help": "seed of vectors and batches"}),
+}
+
+
+def _train_pair() -> Any:
+    from infomax.pair.train import train_pair
+
+    return train_pair
+
+
+def _train_sgns() -> Any:
+    from infomax.pair.word2vec import train_sgns
+
+    return train_sgns
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,19 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"encoder of --{side}: mlp (any rows, flattened; auto) or conv (images "
             "(N, H, W) / (N, C, H, W), sides a multiple of 8)",
         )
-    parser.add_argument("--dim", type=int, default=64, help="embedding size (64)")
-    parser.add_argument("--hidden", type=int, default=256, help="MLP width (256)")
-    parser.add_argument("--layers", type=int, default=2, help="MLP hidden layers (2)")
-    parser.add_argument("--steps", type=int, default=1000, help="Adam steps (1000)")
-    parser.add_argument("--batch-size", type=int, default=256, help="pairs a step")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
-    parser.add_argument(
-        "--k", type=int, default=64, help="retrieval candidates on held-out pairs (64)"
-    )
-    parser.add_argument(
-        "--heldout", type=float, default=0.2, help="fraction of rows held out (0.2)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of split, weights, batches")
+    add_keyword_options(parser, _train_pair, _PAIR_OPTIONS)
     parser.add_argument("--out", metavar="DIR", help="write pair.json and model.pt into DIR")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -84,24 +114,11 @@ def run(args: argparse.Namespace) -> int:
     from infomax.io import load_array
     from infomax.pair.train import train_pair
 
-    _check_positive(args, ("dim", "hidden", "layers", "steps", "batch_size", "k"))
+    chosen = options(args, list(_PAIR_OPTIONS))
+    _check_positive(chosen, _PAIR_OPTIONS)
     a, b = load_array(args.x), load_array(args.y)
     out = out_dir(args.out, create=True)
-    result = train_pair(
-        a,
-        b,
-        encoder_a=args.encoder_x,
-        encoder_b=args.encoder_y,
-        dim=args.dim,
-        hidden=args.hidden,
-        layers=args.layers,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        heldout=args.heldout,
-        k=args.k,
-        seed=args.seed,
-    )
+    result = train_pair(a, b, encoder_a=args.encoder_x, encoder_b=args.encoder_y, **chosen)
     payload = result.to_dict()
     payload["config"].update(x=args.x, y=args.y)
     if out is not None:
@@ -123,18 +140,11 @@ def run(args: argparse.Namespace) -> int:
 def add_word2vec_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``infomax train word2vec``."""
     parser.add_argument("--text", required=True, help="text file: one sentence a line")
-    parser.add_argument("--dim", type=int, default=100, help="vector size (100)")
-    parser.add_argument("--window", type=int, default=2, help="context each side (2)")
-    parser.add_argument("--negatives", type=int, default=5, help="k negatives (5)")
-    parser.add_argument("--min-count", type=int, default=5, help="vocabulary cut (5)")
+    add_keyword_options(parser, _train_sgns, _WORD2VEC_OPTIONS)
     parser.add_argument(
-        "--subsample", type=float, default=1e-3, help="frequent-word threshold t; 0 turns it off"
-    )
-    parser.add_argument("--noise-power", type=float, default=0.75, help="unigram ** power")
-    parser.add_argument("--mode", choices=("sampled", "counts"), default="sampled")
-    parser.add_argument("--epochs", type=int, default=5, help="passes (sampled)")
-    parser.add_argument("--steps", type=int, default=1000, help="steps (counts)")
-    parser.add_argument("--seed", type=int, default=0)
+        "--subsample", type=float, help="frequent-word threshold t; 0 turns it off (default: "
+        "train_sgns's subsample_threshold)"
+    )  # fmt: skip
     parser.add_argument(
         "--out", metavar="DIR", required=True, help="write words.txt, vectors.npy, contexts.npy"
     )
@@ -144,23 +154,14 @@ def run_word2vec(args: argparse.Namespace) -> int:
     """Train SGNS on ``--text``, write the vectors; exit status 0."""
     from infomax.pair.word2vec import read_sentences, train_sgns
 
-    _check_positive(args, ("dim", "window", "negatives", "min_count", "epochs", "steps"))
-    if args.subsample < 0:
-        raise InputError(f"--subsample must be >= 0 (0 turns it off), got {args.subsample}")
+    chosen = options(args, list(_WORD2VEC_OPTIONS))
+    _check_positive(chosen, _WORD2VEC_OPTIONS)
+    if args.subsample is not None:
+        if args.subsample < 0:
+            raise InputError(f"--subsample must be >= 0 (0 turns it off), got {args.subsample}")
+        chosen["subsample_threshold"] = args.subsample or None
     out = out_dir(args.out, create=True)
-    result = train_sgns(
-        read_sentences(args.text),
-        dim=args.dim,
-        window=args.window,
-        k=args.negatives,
-        min_count=args.min_count,
-        subsample_threshold=args.subsample or None,
-        noise_power=args.noise_power,
-        mode=args.mode,
-        epochs=args.epochs,
-        steps=args.steps,
-        seed=args.seed,
-    )
+    result = train_sgns(read_sentences(args.text), **chosen)
     assert out is not None
     (out / "words.txt").write_text("\n".join(result.vocabulary.words) + "\n")
     np.save(out / "vectors.npy", result.word_vectors.astype(np.float32))
