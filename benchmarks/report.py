@@ -301,6 +301,32 @@ def estimate_accuracy_seeds(report: Report) -> str:
     return table(header, rows) + "\n\n" + report.sources(names)
 
 
+def estimate_accuracy_nonmonotone(report: Report) -> str:
+    """The sine task over data seeds: estimate, 90% interval, error, the race's choice."""
+    names = [f"estimate_accuracy-nonmonotone-s{seed}" for seed in range(3)]
+    rows = []
+    for name in names:
+        result = report.data(name)
+        for row in result["results"]:
+            low, high = row["ci90"]
+            candidates = row.get("critic_candidates") or {}
+            race = ", ".join(f"{k} {v:.3f}" for k, v in candidates.items())
+            rows.append(
+                [
+                    str(result["seed"]),
+                    f"{row['true_mi']:.3f}",
+                    f"{row['mi']:.3f}",
+                    f"[{low:.3f}, {high:.3f}]" + ("" if low <= row["true_mi"] <= high else " *"),
+                    percent(row["abs_error_percent"]),
+                    f"{row['critic']} ({race})",
+                    f"{row['seconds']:.0f}",
+                ]
+            )
+    header = ["data seed", "true MI", "estimate", "90% interval", "error", "critic (validation)",
+              "wall s"]  # fmt: skip
+    return table(header, rows, "rrrrrlr") + "\n\n" + report.sources(names)
+
+
 def estimate_accuracy_student_t(report: Report) -> str:
     name = "estimate_accuracy-elliptical-student-t-variants"
     rows = [_accuracy_row(row, row["task"]) for row in report.data(name)["results"]]
@@ -1025,6 +1051,7 @@ TABLES: dict[str, Callable[[Report], str]] = {
         staircase_precision_separable,
         estimate_accuracy,
         estimate_accuracy_seeds,
+        estimate_accuracy_nonmonotone,
         estimate_accuracy_student_t,
         estimate_deficit,
         estimate_clip,

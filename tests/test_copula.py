@@ -155,3 +155,36 @@ def test_the_start_shrinks_a_correlation_fitted_to_few_rows() -> None:
     least = float(fit.heldout_terms(objective, x[test], y[test], 1024)[0].sum())
     assert chosen > least + 0.05
     assert abs(chosen - task.mi) < abs(least - task.mi)
+
+
+def test_a_t_start_gets_its_own_shrinkage() -> None:
+    """Heavy tails: the Gaussian start reads best when shrunk hard (0.3), the t start fitted
+    to the same rows barely (its own search); shrunk as the Gaussian it would read 0.3 low."""
+    from infomax import fit
+    from infomax.copula import fit_student_t_correlation
+    from infomax.objectives.build import build_objective
+    from infomax.preprocess import make_preprocess
+    from infomax.warm_start import warm_start
+
+    task = D.student_t(dim=10, dof=3.0, mi=4.0)
+    xa, ya = task.sample(12000, seed=3)
+    train, val, test = np.arange(6000), np.arange(6000, 8000), np.arange(8000, 12000)
+    px, py = make_preprocess("rank", xa[train]), make_preprocess("rank", ya[train])
+    x, y = torch.from_numpy(px(xa)), torch.from_numpy(py(ya))
+    objective = build_objective(
+        "quadratic", x, y, train, bound="contrastive_dv", subviews=None, conditional="is",
+        critic_kwargs=None, bound_kwargs={},
+    )  # fmt: skip
+    info = warm_start(objective, "elliptical", x[train], y[train], x[val], y[val], 1024)
+    scores = info["start_candidates"]
+    gaussian_best = max((v, k) for k, v in scores.items() if k.startswith("gaussian"))[1]
+    assert gaussian_best == "gaussian shrinkage 0.3"
+    assert info["start"] == "student_t" and info["start_dof"] == 3.0
+    assert info["start_shrinkage"] <= 0.03
+    chosen = float(fit.heldout_terms(objective, x[test], y[test], 1024)[0].sum())
+    assert chosen == pytest.approx(task.mi, abs=0.1)
+    rows = torch.cat([x[train], y[train]], 1)
+    fitted = fit_student_t_correlation(rows, 3.0, start=np.corrcoef(rows.double().numpy().T))
+    objective.critic.init_student_t((fitted + 0.3 * np.eye(len(fitted))) / 1.3, 3.0)
+    shrunk_as_gaussian = float(fit.heldout_terms(objective, x[test], y[test], 1024)[0].sum())
+    assert chosen > shrunk_as_gaussian + 0.2

@@ -13,6 +13,7 @@ from infomax import bounds
 from infomax.distributions import (
     TASKS,
     GaussianTask,
+    NoisyFunctionTask,
     Task,
     asinh,
     correlated_gaussian,
@@ -21,6 +22,7 @@ from infomax.distributions import (
     get_task,
     half_cube,
     rho_from_mi,
+    sine,
     student_t,
     student_t_mi_correction,
 )
@@ -36,6 +38,7 @@ TASK_CASES = [
     ("student_t", lambda: student_t()),  # dim=2, dof=5, mi=1
     ("student_t_heavy", lambda: student_t(dim=3, dof=1.0, mi=1.5)),
     ("student_t_scale_only", lambda: student_t(dim=2, dof=2.0, dispersion_mi=0.0)),
+    ("sine", lambda: sine()),
 ]
 
 
@@ -112,6 +115,22 @@ def test_student_t_mi_by_monte_carlo_of_scipy_densities() -> None:
     assert abs(ratio.mean() - 0.8) < 3 * se
     gaussian_part = -0.5 * np.log1p(-(task.rho**2)).sum()
     assert task.mi == pytest.approx(gaussian_part + student_t_mi_correction(dof, dim, dim))
+
+
+def test_noisy_function_quadrature_matches_closed_forms() -> None:
+    # A linear f is a bivariate Gaussian: I = 0.5 log(1 + a^2 / sigma^2).
+    linear = NoisyFunctionTask("linear", lambda t: 2.0 * t, 0.5)
+    assert linear.mi == pytest.approx(0.5 * math.log1p(4.0 / 0.25), abs=1e-9)
+    # Its log ratio is the Gaussian one: log N(y; 2x, 0.25) - log N(y; 0, 4.25).
+    x, y = linear.sample(50, seed=0)
+    expected = stats.norm.logpdf(y[:, 0], 2 * x[:, 0], 0.5) - stats.norm.logpdf(
+        y[:, 0], 0, math.sqrt(4.25)
+    )
+    np.testing.assert_allclose(linear.log_density_ratio_diagonal(x, y).numpy(), expected, atol=1e-5)
+    # The non-monotone task: sin(4x) + 0.1 e carries 1.699 nats.
+    assert sine().mi == pytest.approx(1.6989, abs=1e-4)
+    with pytest.raises(ValueError, match="noise"):
+        NoisyFunctionTask("bad", np.sin, 0.0)
 
 
 def test_student_t_correction_values() -> None:

@@ -79,10 +79,11 @@ def warm_start(
     copulas with the ``dof`` of :data:`STUDENT_T_DOFS`, each with the correlation its
     ``dof``'s likelihood gives on the training rows
     (:func:`~infomax.copula.fit_student_t_correlation`, started from the normal
-    scores' correlation) shrunk as the best Gaussian one. Each is read out on the
+    scores' correlation) at the least shrinkage. Each is read out on the
     validation rows as the checkpoints are. The ``dof`` are tried from the
     largest down and the search stops after two successive falls of the
-    validation estimate. The best t start is kept if it beats the Gaussian one
+    validation estimate; the best ``dof``'s correlation then gets its own
+    shrinkage, searched as the Gaussian one's. The best t start is kept if it beats the Gaussian one
     by more than :data:`STUDENT_T_MARGIN` nats, else the Gaussian start; and the
     critic as built (zero: no start, ``"none"``) is kept when no copula beats it,
     as when many more columns than rows make the fitted copula meaningless.
@@ -114,57 +115,76 @@ def warm_start(
 
     at_zero = copy.deepcopy(critic.state_dict())
     scores = {"none": value()}  # the critic as built: the quadratic model and residual at zero
-    shrinkage = _choose_shrinkage(critic, x_train, y_train, value, scores)
+    shrinkage = _choose_shrinkage(
+        lambda s: critic.init_gaussian(x_train, y_train, shrinkage=s), value, scores, "gaussian"
+    )
     gaussian = f"gaussian shrinkage {shrinkage:g}"
+    t_start: tuple[str, np.ndarray, float, float] | None = None  # (name, correlation, dof, s)
     if x_train.shape[1] + y_train.shape[1] <= MAX_ELLIPTICAL_DIM:
         rows = torch.cat([x_train, y_train], 1)
         # The fixed point converges from any start; the normal scores' correlation is a
         # cheap one (Kendall's tau, exact for the copula, costs d^2 per row pair).
         start = np.corrcoef(rows.double().numpy().T)
-        correlations: dict[str, np.ndarray] = {}
+        fits: dict[float, np.ndarray] = {}
         previous, falls = -math.inf, 0
         for dof in sorted(STUDENT_T_DOFS, reverse=True):  # from nearly Gaussian to heavy tails
-            name = f"student_t dof {dof:g}"
-            fitted = fit_student_t_correlation(rows, dof, start=start)
-            correlations[name] = (fitted + shrinkage * np.eye(len(fitted))) / (1 + shrinkage)
-            critic.init_student_t(correlations[name], dof)
-            scores[name] = current = value()
+            fits[dof] = fit_student_t_correlation(rows, dof, start=start)
+            critic.init_student_t(_shrunk(fits[dof], SHRINKAGES[0]), dof)
+            scores[f"student_t dof {dof:g}"] = current = value()
             falls = falls + 1 if current < previous else 0
             previous = current
             if falls == 2:  # two successive falls: past the best dof
                 break
+        dof = max(fits, key=lambda d: scores[f"student_t dof {d:g}"])
+        # The best dof's own shrinkage: a Gaussian start far from a t copula's log ratio
+        # reads best at heavy shrinkage, which would flatten a t start fitted well.
+        t_shrinkage = _choose_shrinkage(
+            lambda s: critic.init_student_t(_shrunk(fits[dof], s), dof),
+            value,
+            scores,
+            f"student_t dof {dof:g}",
+        )
+        name = f"student_t dof {dof:g} shrinkage {t_shrinkage:g}"
+        t_start = (name, _shrunk(fits[dof], t_shrinkage), dof, t_shrinkage)
     best = max(scores, key=scores.__getitem__)
     info: dict[str, Any] = {"start_candidates": scores}
+    best_t = -math.inf if t_start is None else scores[t_start[0]]
     if best == "none":
         critic.load_state_dict(at_zero)
         info.update(start="none")
-    elif best.startswith("gaussian") or scores[best] < scores[gaussian] + STUDENT_T_MARGIN:
+    elif best_t < scores[gaussian] + STUDENT_T_MARGIN:
         critic.init_gaussian(x_train, y_train, shrinkage=shrinkage)
         info.update(start="gaussian", start_shrinkage=shrinkage)
     else:
-        dof = float(best.rsplit(" ", 1)[1])
-        critic.init_student_t(correlations[best], dof)
-        info.update(start="student_t", start_dof=dof, start_shrinkage=shrinkage)
+        assert t_start is not None
+        _, correlation, dof, t_shrinkage = t_start
+        critic.init_student_t(correlation, dof)
+        info.update(start="student_t", start_dof=dof, start_shrinkage=t_shrinkage)
     return info
 
 
+def _shrunk(correlation: np.ndarray, shrinkage: float) -> np.ndarray:
+    """``(R + s I) / (1 + s)``: a correlation matrix pulled towards the identity."""
+    return (correlation + shrinkage * np.eye(len(correlation))) / (1 + shrinkage)
+
+
 def _choose_shrinkage(
-    critic: QuadraticSeparableCritic,
-    x_train: Tensor,
-    y_train: Tensor,
+    start: Callable[[float], None],
     value: Callable[[], float],
     scores: dict[str, float],
+    label: str,
 ) -> float:
-    """The shrinkage of :data:`SHRINKAGES` whose Gaussian start reads highest on validation.
+    """The shrinkage of :data:`SHRINKAGES` whose start reads highest on validation.
 
-    Tried from the least shrinkage up, stopping after two successive falls; each
-    candidate's validation estimate goes into ``scores``.
+    ``start(s)`` sets the critic to a copula start with shrinkage ``s``. Tried from
+    the least shrinkage up, stopping after two successive falls; each candidate's
+    validation estimate goes into ``scores`` as ``"{label} shrinkage {s}"``.
     """
     best, best_value = SHRINKAGES[0], -math.inf
     previous, falls = -math.inf, 0
     for shrinkage in SHRINKAGES:
-        critic.init_gaussian(x_train, y_train, shrinkage=shrinkage)
-        scores[f"gaussian shrinkage {shrinkage:g}"] = current = value()
+        start(shrinkage)
+        scores[f"{label} shrinkage {shrinkage:g}"] = current = value()
         if current > best_value:
             best, best_value = shrinkage, current
         falls = falls + 1 if current < previous else 0

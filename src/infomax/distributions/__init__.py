@@ -23,6 +23,9 @@ Tasks (see :data:`TASKS`, :func:`get_task`):
   to every coordinate of both ``x`` and ``y`` (the bmi benchmark's transformed Gaussians).
 - ``student_t``: the joint multivariate Student-t of the bmi benchmark, whose shared random
   scale adds dependence beyond the dispersion matrix's correlation.
+- ``sine``: ``x ~ N(0, 1)``, ``y = sin(4 x) + 0.1 e`` (:class:`NoisyFunctionTask`), a
+  non-monotone dependence that no elliptical copula describes; its MI (1.699 nats) and
+  ``p(y)`` come from quadrature.
 
 Per-coordinate invertible transforms leave MI and the log density ratio unchanged (the
 Jacobians cancel between the joint and the product of marginals), so a transformed task's
@@ -48,12 +51,14 @@ from infomax.distributions.gaussian import (
     optimal_psi_scores,
     spiral,
 )
+from infomax.distributions.noisy_function import NoisyFunctionTask, sine
 from infomax.distributions.student_t import StudentTTask, student_t, student_t_mi_correction
 
 __all__ = [
     "MAX_MI_PER_DIM",
     "TASKS",
     "GaussianTask",
+    "NoisyFunctionTask",
     "StudentTTask",
     "Task",
     "Transform",
@@ -68,6 +73,7 @@ __all__ = [
     "optimal_phi_scores",
     "optimal_psi_scores",
     "rho_from_mi",
+    "sine",
     "spiral",
     "student_t",
     "student_t_mi_correction",
@@ -80,6 +86,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "asinh": asinh,
     "student_t": student_t,
     "spiral": spiral,
+    "sine": sine,
 }
 
 
