@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 from torch import Tensor
 
 from infomax.distributions.base import Task
@@ -63,10 +64,8 @@ class NoisyFunctionTask(Task):
         for start in range(0, y.size, 512):  # (512, X_NODES) at a time
             block = y[start : start + 512, None]
             log_terms = self._log_weights - 0.5 * ((block - self._means) / self.noise) ** 2
-            top = log_terms.max(axis=1, keepdims=True)
-            out[start : start + 512] = (
-                top[:, 0] + np.log(np.exp(log_terms - top).sum(axis=1))
-            ) - math.log(self.noise * math.sqrt(2 * math.pi))
+            out[start : start + 512] = logsumexp(log_terms, axis=1)
+        out -= math.log(self.noise * math.sqrt(2 * math.pi))
         return out
 
     def _mutual_information(self) -> float:
