@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ci90": None if result.ci90 is None else [float(c) for c in result.ci90],
                 "critic": result.info.get("critic"),
                 "critic_candidates": result.info.get("critic_candidates"),
+                "critic_steps": result.info.get("critic_steps"),
                 "abs_error_percent": error,
                 "seconds": seconds,
                 "best_step": result.info.get("best_step"),

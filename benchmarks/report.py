@@ -943,6 +943,15 @@ def bmi_suite_families(report: Report) -> str:
         for n, c in data["coverage"].items()
     ]
     extra = "\n\n90% intervals holding the true MI: " + "; ".join(coverage) if coverage else ""
+    for est, t in data.get("timing", {}).items():
+        if not est.startswith("infomax"):
+            continue
+        threads = ", ".join(str(n) for n in t["threads"]) or "?"
+        extra += (
+            f"\n\nWall time of {BMI_SUITE_LABELS.get(est, est)} per call ({threads} thread(s), "
+            f"{t['cells']} calls): median {t['median_seconds']:.0f} s, slowest "
+            f"{t['max_seconds']:.0f} s (`{t['slowest_task']}`), {t['over_60_seconds']} over 60 s."
+        )
     return table(header, rows) + extra + "\n\n" + report.sources([name])
 
 
@@ -962,9 +971,11 @@ def bmi_suite_tasks(report: Report) -> str:
             values.append("-" if e is None else f"{e['mean']:.3f}" + ("" if e["within"] else "*"))
         dims = f"{task['dim_x']}x{task['dim_y']}"
         chosen = ", ".join(sorted(critics.get(task["id"], ()))) or "-"
-        rows.append([task["id"], dims, f"{task['mi_true']:.3f}", *values, chosen])
+        default = task.get("infomax-default")
+        seconds = "-" if default is None else f"{default['seconds']:.0f}"
+        rows.append([task["id"], dims, f"{task['mi_true']:.3f}", *values, chosen, seconds])
     header = ["task", "dims", "true MI", *(BMI_SUITE_LABELS.get(n, n) for n in names)]
-    header.append("infomax critic")
+    header += ["infomax critic", "infomax s"]
     return table(header, rows)
 
 

@@ -134,3 +134,6 @@ def test_the_race_picks_the_critic_that_fits_non_monotone_dependence() -> None:
     assert candidates["quadratic"] < 0.8 < 1.2 < candidates["separable"]
     assert 1.1 < result.mi < 1.699 + 0.1
     assert result.info["start"] in ("gaussian", "none")  # the quadratic critic's start, kept
+    steps = result.info["critic_steps"]
+    assert steps["quadratic"] < 600  # it could not catch up, so it stopped early
+    assert steps["separable"] == result.info["steps_run"]

@@ -85,11 +85,28 @@ def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[s
         if cells:
             inside = sum(r["ci90"][0] <= truth[r["task"]] <= r["ci90"][1] for r in cells)
             coverage[name] = {"cells": len(cells), "covered": inside}
+    timing = {}
+    for name in estimators:
+        timed = sorted(
+            (r["seconds"], r["task"]) for r in rows if r["estimator"] == name and "seconds" in r
+        )
+        if timed:
+            timing[name] = {
+                "cells": len(timed),
+                "median_seconds": timed[len(timed) // 2][0],
+                "max_seconds": timed[-1][0],
+                "slowest_task": timed[-1][1],
+                "over_60_seconds": sum(seconds > 60.0 for seconds, _ in timed),
+                "threads": sorted(
+                    {r["threads"] for r in rows if r["estimator"] == name and "threads" in r}
+                ),
+            }
     return {
         "estimators": estimators,
         "per_task": per_task,
         "per_family": per_family,
         "coverage": coverage,
+        "timing": timing,
     }
 
 

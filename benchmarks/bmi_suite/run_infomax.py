@@ -55,10 +55,12 @@ def main() -> None:
             "ci90": None if result.ci90 is None else list(result.ci90),
             "critic": result.info.get("critic"),
             "critic_candidates": result.info.get("critic_candidates"),
+            "critic_steps": result.info.get("critic_steps"),
             "start": result.info.get("start"),
             "start_shrinkage": result.info.get("start_shrinkage"),
             "warnings": result.info.get("warnings", []),
             "seconds": round(time.perf_counter() - start, 3),
+            "threads": args.threads,
         }
         append_cell(args.results, row, task["mi_true"])
 

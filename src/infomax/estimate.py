@@ -14,7 +14,8 @@ The recipe, and where each step lives:
 4. **Start** the quadratic critic at the best elliptical copula fitted to the
    training rows (:mod:`infomax.warm_start`), a candidate the validation rows
    judge like any checkpoint.
-5. **Train** it (:func:`infomax.fit.train_objective`): Adam on fresh
+5. **Train** it (:class:`infomax.fit.Training`; with ``critic="auto"`` two
+   critics race, :mod:`infomax.race`): Adam on fresh
    minibatches, the learning rate decaying on a cosine for a single bound,
    the validation estimate every ``eval_every`` steps, the best checkpoint
    kept, early stopping after ``patience`` evaluations without improvement.
@@ -45,7 +46,6 @@ the estimate is about 0. Measured accuracy and wall time: BENCHMARKS.md.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -64,6 +64,8 @@ from infomax.objectives import (
 )
 from infomax.objectives.critic import unknown_bound
 from infomax.preprocess import make_preprocess
+from infomax.progress import Progress
+from infomax.race import race
 from infomax.repeats import repeated_estimate
 from infomax.result import MIEstimate
 from infomax.safeguards import (
@@ -141,9 +143,12 @@ def estimate_mi(
             read-out over all held-out pairs), ``smile``, ``infonce``, ``nwj``,
             ``tuba``, ``dv``, ``mine``, ``jsd``, ``interpolated``; or the
             non-neural ``ksg`` and ``gaussian`` (see :mod:`infomax.reference`).
-        critic: ``auto`` (default): for a single bound, each critic of
-            :data:`AUTO_CRITICS` is trained and the one with the best validation
-            estimate reports (``info["critic"]``, ``info["critic_candidates"]``);
+        critic: ``auto`` (default): for a single bound, the critics of
+            :data:`AUTO_CRITICS` race (:func:`infomax.race.race`: trained side by
+            side, one that cannot catch up stops early) and the one with the best
+            validation estimate reports (``info["critic"]``; each one's best
+            validation estimate and steps run in ``info["critic_candidates"]``,
+            ``info["critic_steps"]``);
             with ``subviews``, ``separable``. Or one of ``quadratic``
             (:class:`~infomax.critics.QuadraticSeparableCritic`), ``separable``,
             ``bilinear``, ``concat``; or your own critic, as a factory
@@ -273,60 +278,67 @@ def estimate_mi(
     else:
         names = (critic,)  # type: ignore[assignment]
     budget = None if max_seconds is None else max_seconds / len(names)
-    chosen: tuple[float, str, Objective, dict[str, Any]] | None = None
-    validation: dict[str, float] = {}
+    candidates: dict[str, Objective] = {}
+    trainings: dict[str, fit.Training] = {}
     start_info: dict[str, Any] = {}  # the quadratic critic's start, whichever critic wins
-    for name in names:
-        torch.manual_seed(seed)
-        candidate = (
-            objective
-            if objective is not None
-            else build_objective(
-                critic if name == "given" or callable(critic) else name,
-                xt,
-                yt,
-                train_idx,
-                bound=bound,
-                subviews=subviews,
-                conditional=conditional,
-                critic_kwargs=critic_kwargs,
-                bound_kwargs=bound_kwargs,
+    bar = Progress(steps * len(names), "estimate", enabled=progress)
+    with bar:
+        for name in names:
+            torch.manual_seed(seed)
+            candidate = (
+                objective
+                if objective is not None
+                else build_objective(
+                    critic if name == "given" or callable(critic) else name,
+                    xt,
+                    yt,
+                    train_idx,
+                    bound=bound,
+                    subviews=subviews,
+                    conditional=conditional,
+                    critic_kwargs=critic_kwargs,
+                    bound_kwargs=bound_kwargs,
+                )
             )
-        )
-        if built_here and isinstance(candidate, CriticObjective):
-            start_info |= warm_start(
+            if built_here and isinstance(candidate, CriticObjective):
+                start_info |= warm_start(
+                    candidate,
+                    init,
+                    xt[train_idx],
+                    yt[train_idx],
+                    xt[val_idx],
+                    yt[val_idx],
+                    eval_batch_size,
+                )
+            candidates[name] = candidate
+            trainings[name] = fit.Training(
                 candidate,
-                init,
                 xt[train_idx],
                 yt[train_idx],
                 xt[val_idx],
                 yt[val_idx],
-                eval_batch_size,
+                batch_size=batch_size,
+                eval_batch_size=eval_batch_size,
+                steps=steps,
+                lr=lr,
+                eval_every=eval_every,
+                patience=patience,
+                seed=seed,
+                max_seconds=budget,
+                lr_schedule=candidate.lr_schedule,
+                bar=bar,
+                label=f"{name} " if len(names) > 1 else "",
             )
-        fitted = fit.train_objective(
-            candidate,
-            xt[train_idx],
-            yt[train_idx],
-            xt[val_idx],
-            yt[val_idx],
-            batch_size=batch_size,
-            eval_batch_size=eval_batch_size,
-            steps=steps,
-            lr=lr,
-            eval_every=eval_every,
-            patience=patience,
-            seed=seed,
-            max_seconds=budget,
-            progress=progress,
-            lr_schedule=candidate.lr_schedule,
-        )
-        validation[name] = max((value for _, value in fitted["heldout_curve"]), default=-math.inf)
-        if chosen is None or validation[name] > chosen[0]:
-            chosen = (validation[name], name, candidate, fitted)
-    assert chosen is not None
-    _, chosen_name, objective, fitted = chosen
+        chosen_name = race(trainings)
+    fitted_all = {name: training.finish() for name, training in trainings.items()}
+    objective, fitted = candidates[chosen_name], fitted_all[chosen_name]
     if len(names) > 1:
-        start_info = {**start_info, "critic": chosen_name, "critic_candidates": validation}
+        start_info = {
+            **start_info,
+            "critic": chosen_name,
+            "critic_candidates": {name: t.best_value for name, t in trainings.items()},
+            "critic_steps": {name: f["steps_run"] for name, f in fitted_all.items()},
+        }
     terms, per_batch, diags, readout = fit.heldout_terms(
         objective, xt[test_idx], yt[test_idx], eval_batch_size
     )

@@ -31,6 +31,8 @@ from infomax.validation import InputError
 __all__ = [
     "MAX_TEST_ROWS",
     "MAX_VALIDATION_ROWS",
+    "Training",
+    "adam",
     "batched_terms",
     "heldout_terms",
     "split_rows",
@@ -104,31 +106,35 @@ def heldout_terms(
     return per_batch.mean(dim=0), per_batch, diags, "batches"
 
 
-@flush_denormals()  # sharp critics otherwise slow down on subnormal floats
-def train_objective(
-    objective: Objective,
-    x_train: Tensor,
-    y_train: Tensor,
-    x_val: Tensor,
-    y_val: Tensor,
-    *,
-    batch_size: int,
-    eval_batch_size: int,
-    steps: int,
-    lr: float,
-    eval_every: int,
-    patience: int,
-    seed: int,
-    max_seconds: float | None = None,
-    progress: bool | None = None,
-    lr_schedule: str = "constant",
-) -> dict[str, Any]:
-    """Train ``objective`` with Adam, keep the checkpoint best on the validation rows.
+def adam(parameters: Any, lr: float) -> torch.optim.Adam:
+    """Adam, fused (one kernel for all parameters) where every parameter allows it.
+
+    The estimators' critics are small, so the per-parameter loop of the plain
+    implementation costs a sizeable share of a CPU training step.
+    """
+    params = list(parameters)
+    fusable = bool(params) and all(
+        p.dtype.is_floating_point and p.device.type in ("cpu", "cuda") for p in params
+    )
+    return torch.optim.Adam(params, lr=lr, fused=fusable or None)
+
+
+class Training:
+    """One objective's training run, advanced one validation interval at a time.
+
+    :func:`train_objective` runs it to the end; :func:`infomax.race.race` advances
+    several side by side and stops the ones that cannot catch up. Adam on fresh
+    minibatches (the training rows reshuffled each pass), the validation
+    estimate every ``eval_every`` steps, the best checkpoint kept (the start
+    included: a warm-started critic may already be good); it stops after
+    ``patience`` evaluations without improvement, at ``steps``, after
+    ``max_seconds`` of its own training time, or on a non-finite validation
+    value.
 
     Args:
         objective: the estimator module.
         x_train, y_train: (N_train, d_x), (N_train, d_y) training rows.
-        x_val, y_val: validation rows used for early stopping.
+        x_val, y_val: validation rows that choose the checkpoint.
         batch_size: training minibatch size.
         eval_batch_size: batch size of the validation estimate.
         steps: maximum optimiser steps.
@@ -137,96 +143,196 @@ def train_objective(
         patience: evaluations without improvement before stopping.
         seed: seeds the minibatch order.
         max_seconds: wall-clock budget for training (None: no limit).
-        progress: draw a progress bar (None: only on a terminal).
         lr_schedule: ``constant``, or ``cosine`` (decay from ``lr`` to 0 over ``steps``).
+        bar: a progress bar to advance by the steps run (None: none).
+        label: shown on ``bar`` before the validation value (a racing candidate's name).
 
-    Returns:
-        A dict with ``history`` (per-step training estimate, nats, summed over
-        terms), ``heldout_curve`` ((step, validation estimate) pairs),
-        ``best_step``, ``steps_run`` and ``seconds``. The objective is left
-        holding the best checkpoint, in eval mode.
+    Attributes:
+        curve: (step, validation estimate in nats) pairs so far, the start's first.
+        best_value: the best validation estimate so far, nats (-inf before any finite one).
+        best_step: the step of the best checkpoint (0: the start).
+        step: optimiser steps run so far.
+        done: whether training has stopped.
     """
-    distributed = is_distributed()
-    if distributed:
-        if not objective.supports_distributed:
-            raise InputError(
-                f"{type(objective).__name__} cannot be trained with several processes yet; "
-                "run it in one process"
-            )
-        rank, world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        if batch_size % world_size:
-            raise InputError(
-                f"batch_size {batch_size} is the global batch and must divide among "
-                f"{world_size} processes"
-            )
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(objective.parameters(), lr=lr)
-    n_train = x_train.shape[0]
-    history = torch.empty(steps)
-    curve: list[tuple[int, float]] = []
-    best_value, best_step = -math.inf, 0
-    best_state = copy.deepcopy(objective.state_dict())
-    stale = 0
-    start = time.perf_counter()
-    order = torch.randperm(n_train, generator=generator)
-    cursor = 0
-    step = 0
 
-    def validation_value() -> float:
-        objective.train(False)
-        terms, _, _, _ = heldout_terms(objective, x_val, y_val, eval_batch_size)
+    def __init__(
+        self,
+        objective: Objective,
+        x_train: Tensor,
+        y_train: Tensor,
+        x_val: Tensor,
+        y_val: Tensor,
+        *,
+        batch_size: int,
+        eval_batch_size: int,
+        steps: int,
+        lr: float,
+        eval_every: int,
+        patience: int,
+        seed: int,
+        max_seconds: float | None = None,
+        lr_schedule: str = "constant",
+        bar: Progress | None = None,
+        label: str = "",
+    ) -> None:
+        self.distributed = is_distributed()
+        self.rank, self.world_size = 0, 1
+        if self.distributed:
+            if not objective.supports_distributed:
+                raise InputError(
+                    f"{type(objective).__name__} cannot be trained with several processes yet; "
+                    "run it in one process"
+                )
+            self.rank = torch.distributed.get_rank()
+            self.world_size = torch.distributed.get_world_size()
+            if batch_size % self.world_size:
+                raise InputError(
+                    f"batch_size {batch_size} is the global batch and must divide among "
+                    f"{self.world_size} processes"
+                )
+        self.objective = objective
+        self.x_train, self.y_train, self.x_val, self.y_val = x_train, y_train, x_val, y_val
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.steps, self.lr, self.eval_every, self.patience = steps, lr, eval_every, patience
+        self.max_seconds, self.lr_schedule = max_seconds, lr_schedule
+        self.bar, self.label = bar, label
+        self.generator = torch.Generator().manual_seed(seed)
+        self.optimizer = adam(objective.parameters(), lr)
+        self.history = torch.empty(steps)
+        self.curve: list[tuple[int, float]] = []
+        self.best_value, self.best_step = -math.inf, 0
+        self.best_state = copy.deepcopy(objective.state_dict())
+        self.stale = 0
+        self.step = 0
+        self.seconds = 0.0
+        self.done = steps < 1
+        self.order = torch.randperm(x_train.shape[0], generator=self.generator)
+        self.cursor = 0
+        started = time.perf_counter()
+        with flush_denormals():
+            initial = self._validation_value()
+        if math.isfinite(initial):
+            self.best_value = initial
+            self.curve.append((0, initial))
+        self.seconds += time.perf_counter() - started
+
+    def _validation_value(self) -> float:
+        self.objective.train(False)
+        terms, _, _, _ = heldout_terms(self.objective, self.x_val, self.y_val, self.eval_batch_size)
         return float(terms.sum())
 
-    # The starting point is a candidate too (a warm-started critic may already be good).
-    if math.isfinite(initial := validation_value()):
-        best_value = initial
-        curve.append((0, initial))
+    def _train_step(self) -> None:
+        n_train = self.x_train.shape[0]
+        if self.cursor + self.batch_size > n_train:
+            self.order = torch.randperm(n_train, generator=self.generator)
+            self.cursor = 0
+        idx = self.order[self.cursor : self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        self.step += 1
+        if self.lr_schedule == "cosine":
+            decay = 0.5 * (1.0 + math.cos(math.pi * (self.step - 1) / self.steps))
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr * decay
+        self.objective.train()
+        if self.distributed:  # every process has the data; each takes its share of the batch
+            idx = idx[self.rank :: self.world_size]
+        loss = self.objective.training_loss(self.x_train[idx], self.y_train[idx])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.distributed:
+            all_reduce_gradients(self.objective)
+        self.optimizer.step()
+        self.history[self.step - 1] = -loss.detach()
+
+    def advance(self) -> float:
+        """Train up to the next validation estimate and return it (nats); sets :attr:`done`."""
+        if self.done:
+            raise RuntimeError("this training run has stopped")
+        started = time.perf_counter()
+        first = self.step
+        with flush_denormals():  # sharp critics otherwise slow down on subnormal floats
+            self._train_step()
+            while self.step % self.eval_every and self.step < self.steps:
+                self._train_step()
+            value = self._validation_value()
+        self.curve.append((self.step, value))
+        if value > self.best_value:
+            self.best_value, self.best_step, self.stale = value, self.step, 0
+            self.best_state = copy.deepcopy(self.objective.state_dict())
+        else:
+            self.stale += 1
+        self.seconds += time.perf_counter() - started
+        if self.bar is not None:
+            self.bar.update(self.step - first, **{f"{self.label}heldout": value})
+        self.done = (
+            self.step >= self.steps
+            or self.stale >= self.patience
+            or (not math.isfinite(value) and self.step > self.eval_every)
+            or (self.max_seconds is not None and self.seconds > self.max_seconds)
+        )
+        return value
+
+    def stop(self) -> None:
+        """Stop before the end (a racing candidate that cannot catch up); the bar skips ahead."""
+        if not self.done and self.bar is not None:
+            self.bar.update(self.steps - self.step)
+        self.done = True
+
+    @property
+    def remaining_evaluations(self) -> int:
+        """Validation estimates still to come if training runs to ``steps``."""
+        return 0 if self.done else math.ceil((self.steps - self.step) / self.eval_every)
+
+    def finish(self) -> dict[str, Any]:
+        """Stop, load the best checkpoint (eval mode) and return what :func:`summarise` needs.
+
+        Returns:
+            A dict with ``history`` (per-step training estimate, nats, summed
+            over terms), ``heldout_curve`` ((step, validation estimate) pairs),
+            ``best_step``, ``steps_run`` and ``seconds``.
+        """
+        self.done = True
+        self.objective.load_state_dict(self.best_state)
+        self.objective.train(False)
+        return {
+            "history": self.history[: self.step].tolist(),
+            "heldout_curve": self.curve,
+            "best_step": self.best_step,
+            "steps_run": self.step,
+            "seconds": self.seconds,
+        }
+
+
+def train_objective(
+    objective: Objective,
+    x_train: Tensor,
+    y_train: Tensor,
+    x_val: Tensor,
+    y_val: Tensor,
+    *,
+    steps: int,
+    progress: bool | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Train ``objective`` to the end (:class:`Training`), keep the checkpoint best on validation.
+
+    Args:
+        objective, x_train, y_train, x_val, y_val, steps: as :class:`Training`.
+        progress: draw a progress bar (None: only on a terminal).
+        **options: the rest of :class:`Training`'s options (``batch_size``,
+            ``eval_batch_size``, ``lr``, ``eval_every``, ``patience``, ``seed``, ...).
+
+    Returns:
+        :meth:`Training.finish`'s dict. The objective is left holding the best
+        checkpoint, in eval mode.
+    """
     with Progress(steps, "estimate", enabled=progress) as bar:
-        for step in range(1, steps + 1):
-            if cursor + batch_size > n_train:
-                order = torch.randperm(n_train, generator=generator)
-                cursor = 0
-            idx = order[cursor : cursor + batch_size]
-            cursor += batch_size
-            if lr_schedule == "cosine":
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / steps))
-            objective.train()
-            if distributed:  # every process has the data; each takes its share of the batch
-                idx = idx[rank::world_size]
-            loss = objective.training_loss(x_train[idx], y_train[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if distributed:
-                all_reduce_gradients(objective)
-            optimizer.step()
-            history[step - 1] = -loss.detach()
-            if step % eval_every == 0 or step == steps:
-                value = validation_value()
-                curve.append((step, value))
-                if value > best_value:
-                    best_value, best_step, stale = value, step, 0
-                    best_state = copy.deepcopy(objective.state_dict())
-                else:
-                    stale += 1
-                bar.update(
-                    eval_every if step % eval_every == 0 else step % eval_every, heldout=value
-                )
-                if not math.isfinite(value) and step > eval_every:
-                    break
-                if stale >= patience:
-                    break
-                if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                    break
-    objective.load_state_dict(best_state)
-    objective.train(False)
-    return {
-        "history": history[:step].tolist(),
-        "heldout_curve": curve,
-        "best_step": best_step,
-        "steps_run": step,
-        "seconds": time.perf_counter() - start,
-    }
+        training = Training(
+            objective, x_train, y_train, x_val, y_val, steps=steps, bar=bar, **options
+        )
+        while not training.done:
+            training.advance()
+        return training.finish()
 
 
 def summarise(

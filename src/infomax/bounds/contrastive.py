@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from infomax.bounds.contrastive_dv import contrastive_dv_objective
 from infomax.bounds.mine import MovingAveragePartition
 from infomax.bounds.registry import Bound, register, register_function
 from infomax.bounds.samples import dv_samples, infonce_samples, jsd_samples
@@ -222,31 +223,6 @@ def interpolated(scores: Tensor, log_baseline: Tensor | float, alpha: float) -> 
     # Joint term: the positive against baselines that include it and leave out one negative.
     joint = (scores.diagonal()[:, None] - interp).masked_select(~mask).mean()
     return 1.0 + joint - marginal
-
-
-def contrastive_dv_objective(scores: Tensor, dv_weight: float = 0.1) -> Tensor:
-    """Training objective of ``contrastive_dv`` (maximise it), nats-like.
-
-    Symmetric InfoNCE (each ``x_i`` picks ``y_i`` from its row, each ``y_j``
-    picks ``x_j`` from its column) plus the DV estimate of the batch. The
-    InfoNCE terms are low-variance and their optimum is the log density ratio
-    up to a row constant ``c(x)`` (rows) and a column constant ``d(y)``
-    (columns), so together up to one global constant, which the DV read-out
-    ignores; the DV term pushes down, with weight ``e^{S_ij}``, exactly the
-    negatives scored too high, which the all-pairs DV read-out is most
-    sensitive to.
-
-    Args:
-        scores: (B, B) score matrix.
-        dv_weight: weight of the DV term.
-
-    Returns:
-        Scalar tensor.
-    """
-    diagonal = scores.diagonal()
-    rows = (diagonal - torch.logsumexp(scores, dim=1)).mean()
-    columns = (diagonal - torch.logsumexp(scores, dim=0)).mean()
-    return 0.5 * (rows + columns) + dv_weight * dv(scores)
 
 
 # ---------------------------------------------------------------------------
