@@ -948,7 +948,7 @@ def bmi_suite_families(report: Report) -> str:
             continue
         threads = ", ".join(str(n) for n in t["threads"]) or "?"
         extra += (
-            f"\n\nWall time of {BMI_SUITE_LABELS.get(est, est)} per call ({threads} thread(s), "
+            f"\n\nWall time of {BMI_SUITE_LABELS.get(est, est)} per call (threads: {threads}; "
             f"{t['cells']} calls): median {t['median_seconds']:.0f} s, slowest "
             f"{t['max_seconds']:.0f} s (`{t['slowest_task']}`), {t['over_60_seconds']} over 60 s."
         )

@@ -105,11 +105,17 @@ def test_repeats_pool_fresh_splits_with_a_t_interval() -> None:
     x, y, truth = _gaussian(1200, seed=4)
     fast = {"steps": 60, "eval_every": 30, "critic": "quadratic", "progress": False}
     pooled = estimate_mi(x, y, repeats=3, seed=5, **fast)
-    singles = [estimate_mi(x, y, seed=5 + r, split_seed=5 + r, **fast).mi for r in range(3)]
+    runs = [estimate_mi(x, y, seed=5 + r, split_seed=5 + r, **fast) for r in range(3)]
+    singles = [run.mi for run in runs]
     assert [r["mi"] for r in pooled.info["repeats"]] == pytest.approx(singles)
     assert len(set(singles)) == 3  # each repeat has its own split and training
     assert pooled.mi == pytest.approx(np.mean(singles))
-    assert pooled.stderr == pytest.approx(np.std(singles, ddof=1) / math.sqrt(3))
+    # The spread over splits, plus the rows' own sampling error: each read-out's variance
+    # from its test rows, scaled to all 1,200 rows.
+    rows_error = np.mean([run.stderr**2 * run.n_heldout / 1200 for run in runs])
+    assert 0 < rows_error < np.mean([run.stderr**2 for run in runs]) / 4
+    expected = math.sqrt(np.var(singles, ddof=1) / 3 + rows_error)
+    assert pooled.stderr == pytest.approx(expected)
     half = 2.919986 * pooled.stderr  # Student's t, 2 degrees of freedom, 95% quantile
     assert pooled.ci90 == pytest.approx((pooled.mi - half, pooled.mi + half), rel=1e-5)
     assert pooled.to_dict()["ci90"] == pytest.approx(list(pooled.ci90))

@@ -198,9 +198,10 @@ def estimate_mi(
             (overrides ``bound``/``critic``/``subviews``).
         repeats: run the whole estimate this many times, each on its own split
             with its own training seed (``seed``, ``seed + 1``, ...), and report
-            their mean, with ``stderr`` and ``ci90`` from their spread, which
-            covers retraining as one estimate's read-out error cannot
-            (:mod:`infomax.repeats`). Costs ``repeats`` times the time.
+            their mean, with ``stderr`` and ``ci90`` from their spread plus the
+            rows' own sampling error, which covers retraining as one estimate's
+            read-out error cannot (:mod:`infomax.repeats`). Costs ``repeats``
+            times the time.
         **bound_kwargs: bound options (``tau`` for SMILE, ``alpha`` for interpolated,
             ``dv_weight``, ``momentum``, ``cap_negatives=False`` for the all-pairs DV
             without its clip; see :class:`~infomax.objectives.CriticObjective`); for
@@ -352,6 +353,7 @@ def estimate_mi(
         n_train=len(train_idx),
         n_heldout=len(test_idx) if all_pairs else per_batch.shape[0] * eval_batch_size,
         extra={
+            "rows": xa.shape[0],
             "eval_batch_size": eval_batch_size,
             "preprocess": preprocess,
             "readout": readout,

@@ -3,11 +3,19 @@
 The standard error of one estimate measures its held-out read-out only: the
 critic, the split and the checkpoint are taken as given. Repeating the whole
 pipeline with other split and training seeds, on the same rows, lets the
-estimates' own spread measure all of it at once: which rows trained, which
-chose the checkpoint, which read out, and where training went. The
-interval is Student's t on that spread: with ``r`` repeats,
-``mean -/+ t_{0.95, r - 1} s / sqrt(r)``. It still cannot see a bias every
-repeat shares (a critic family that misses part of the dependence).
+estimates' own spread measure all of that at once: which rows trained, which
+chose the checkpoint, which read out, and where training went.
+
+That spread cannot see the one error every repeat shares: the ``N`` rows
+themselves are a sample, and a sample whose pairs happen to be a little less
+dependent than the population reads low on every split (with the exact
+critic too). That part is the read-out's sampling variance at ``N`` rows
+rather than at a repeat's ``n`` test rows: each repeat's squared standard
+error times ``n / N``, averaged. The reported standard error adds the two,
+``sqrt(s^2 / r + mean_k(se_k^2) n / N)`` for ``r`` repeats of spread ``s``,
+and the interval is Student's t with ``r - 1`` degrees of freedom on it. It
+still cannot see a bias every repeat shares (a critic family that misses part
+of the dependence).
 """
 
 from __future__ import annotations
@@ -41,8 +49,9 @@ def repeated_estimate(
 
     Returns:
         The first repeat's result with ``mi`` the mean over repeats, ``stderr`` the
-        repeats' standard deviation over ``sqrt(repeats)``, ``interval`` the t
-        interval above, and ``info["repeats"]`` each repeat's ``mi`` and ``stderr``.
+        pooled one above (the repeats' spread and the rows' sampling error),
+        ``interval`` the t interval on it, and ``info["repeats"]`` each repeat's
+        ``mi`` and ``stderr``.
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 2:
         raise InputError(f"repeats must be an integer, 2 or more to repeat, got {repeats!r}")
@@ -54,7 +63,7 @@ def repeated_estimate(
     each = [{"mi": run.mi, "stderr": run.stderr} for run in runs]
     pooled = runs[0]
     mean = float(values.mean())
-    stderr = float(values.std(ddof=1) / math.sqrt(repeats))
+    stderr = _pooled_stderr(values, [run.stderr for run in runs], runs)
     half = float(stats.t.ppf(0.95, repeats - 1)) * stderr
     pooled.mi, pooled.stderr = mean, stderr
     pooled.interval = (mean - half, mean + half)
@@ -67,5 +76,24 @@ def repeated_estimate(
         for k, term in enumerate(pooled.terms):
             term_values = term_values_all[:, k]
             term["mi"] = float(term_values.mean())
-            term["stderr"] = float(term_values.std(ddof=1) / math.sqrt(repeats))
+            term["stderr"] = _pooled_stderr(
+                term_values, [run.terms[k]["stderr"] for run in runs], runs
+            )
     return pooled
+
+
+def _pooled_stderr(values: np.ndarray, stderrs: list[float], runs: list[MIEstimate]) -> float:
+    """``sqrt(spread^2 / r + mean(se^2 n / N))`` nats: the repeats' spread plus the rows' own error.
+
+    Args:
+        values: (r,) the repeats' estimates.
+        stderrs: each repeat's read-out standard error (NaN where it has none: left out).
+        runs: the repeats, for their test rows ``n_heldout`` and ``info["rows"]`` (``N``).
+    """
+    spread = float(values.var(ddof=1)) / len(values)
+    shares = [
+        se**2 * run.n_heldout / run.info["rows"]
+        for se, run in zip(stderrs, runs, strict=True)
+        if math.isfinite(se) and run.info.get("rows")
+    ]
+    return math.sqrt(spread + (float(np.mean(shares)) if shares else 0.0))

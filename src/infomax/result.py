@@ -59,8 +59,9 @@ class MIEstimate:
         It covers the sampling variance of the held-out read-out (for the all-pairs
         read-out, each row's influence through its row and its column of negatives); it
         does not cover the spread of retraining on another split, nor a critic's bias.
-        With ``estimate_mi(repeats=r)`` it is the t interval of the ``r`` repeats,
-        which covers retraining too (:mod:`infomax.repeats`).
+        With ``estimate_mi(repeats=r)`` it is the t interval of the ``r`` repeats
+        (their spread plus the rows' sampling error), which covers retraining too
+        (:mod:`infomax.repeats`).
         None without a standard error, and for the estimators that fit nothing (KSG's
         standard error is a rough guide, not an interval).
         """
