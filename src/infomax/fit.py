@@ -1,11 +1,13 @@
 """The one training loop of the MI estimators: split, train, validate, keep the best.
 
 :func:`split_rows` draws the training, validation and test rows;
-:func:`train_objective` trains an :class:`~infomax.objectives.Objective` with Adam
+:class:`Training` trains an :class:`~infomax.objectives.Objective` with Adam
 on fresh minibatches, estimates on the validation rows every ``eval_every``
 steps (:func:`heldout_terms`), keeps the best checkpoint (the start included)
 and stops after ``patience`` evaluations without improvement, at ``steps``,
-or after ``max_seconds``. Reporting on test rows that neither trained the
+or after ``max_seconds``; it advances one validation interval at a time, so
+that :mod:`infomax.race` can run several side by side, and
+:func:`train_objective` runs one to the end. Reporting on test rows that neither trained the
 critic nor chose the checkpoint keeps the estimate honest: a critic that
 memorises its training pairs looks informative on them and nowhere else.
 """

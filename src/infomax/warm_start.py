@@ -2,7 +2,7 @@
 
 The critic starts at the log density ratio of a copula fitted to the
 (rank-transformed) training rows, and that start is the first checkpoint
-candidate of :func:`infomax.fit.train_objective`: a later checkpoint better on the
+candidate of :class:`infomax.fit.Training`: a later checkpoint better on the
 validation rows replaces it. The candidates are a Gaussian copula (the
 quadratic part set to the fitted Gaussian's log ratio) and Student-t copulas
 of several degrees of freedom (a fixed :class:`~infomax.copula.StudentTCopulaRatio`

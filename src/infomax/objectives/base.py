@@ -10,7 +10,7 @@ __all__ = ["Objective"]
 
 
 class Objective(nn.Module):
-    """What :func:`infomax.fit.train_objective` and :func:`infomax.estimate.estimate_mi` need.
+    """What :class:`infomax.fit.Training` and :func:`infomax.estimate.estimate_mi` need.
 
     An estimator of one or more additive MI terms (one for a plain bound, one
     per chain-rule term for DEMI). Subclasses implement :meth:`training_loss`
