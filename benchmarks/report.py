@@ -904,7 +904,7 @@ def estimate_cmi_table(report: Report) -> str:
 #: Column labels of the suite's estimators, in table order (others follow, by name).
 BMI_SUITE_LABELS = {
     "infomax-default": "infomax",
-    "infomax-repeats3": "infomax x3",
+    "infomax-repeats3": "infomax repeats=3",
     "bmi-ksg": "KSG",
     "bmi-cca": "CCA",
     "bmi-infonce": "InfoNCE",

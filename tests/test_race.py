@@ -30,6 +30,10 @@ def test_a_candidate_is_projected_at_its_recent_gain_for_every_evaluation_left()
     assert can_still_win(flat, leader_best=1.0 - RACE_TIE - 1e-6)
     # Too few evaluations to measure a gain: kept whatever the leader.
     assert can_still_win(_run([-5.0, -4.0], remaining=8), leader_best=10.0)
+    # A diverged evaluation is no progress, and does not poison the best so far.
+    diverged = _run([0.0, 0.5, float("nan"), 0.6], remaining=2)
+    assert can_still_win(diverged, leader_best=0.6 + 0.1 - RACE_TIE - 1e-6)  # gain (0.6-0.5)/2
+    assert not can_still_win(_run([0.0, float("nan"), float("nan")], remaining=5), 0.0)
     # Nothing left to run: only its best counts.
     assert not can_still_win(_run([0.1, 0.2, 0.3], remaining=0), leader_best=0.3)
 

@@ -20,6 +20,7 @@ candidate that runs to the end trains exactly as it would alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from infomax.fit import Training
@@ -38,10 +39,12 @@ def can_still_win(training: Training, leader_best: float, tie: float = RACE_TIE)
     The projection is the best validation value so far plus the mean gain of
     the best value over the last :data:`GAIN_WINDOW` evaluations, kept up for
     every evaluation left (:attr:`Training.remaining_evaluations`). A candidate
-    with fewer than :data:`GAIN_WINDOW` evaluations since its start is kept.
+    with fewer than :data:`GAIN_WINDOW` evaluations since its start is kept; a
+    non-finite evaluation (a diverged critic) counts as no progress.
     """
     bests: list[float] = []
     for _, value in training.curve:
+        value = value if math.isfinite(value) else -math.inf  # a diverged evaluation gains nothing
         bests.append(max(value, bests[-1]) if bests else value)
     if len(bests) <= GAIN_WINDOW:
         return True
