@@ -223,6 +223,23 @@ def test_human_summary(
     assert captured.err == ""
 
 
+def test_human_summary_names_the_race_winner(
+    fake: FakeEstimate, pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.result = _result(
+        info={
+            "critic": "separable",
+            "critic_candidates": {"quadratic": 0.5851, "separable": 1.5962},
+            "critic_steps": {"quadratic": 750, "separable": 2500},
+        }
+    )
+    assert main(["estimate", *pair]) == 0
+    assert capsys.readouterr().out.splitlines()[3] == (
+        "critic: separable (best on the validation rows: quadratic 0.5851 after 750 steps, "
+        "separable 1.5962 after 2500 steps)"
+    )
+
+
 def test_human_summary_with_terms_and_warnings(
     fake: FakeEstimate, pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

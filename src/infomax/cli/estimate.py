@@ -210,12 +210,20 @@ def run(args: argparse.Namespace) -> int:
     if result.ci90 is not None:
         low, high = result.ci90
         covers = (
-            f"the spread of {len(result.info['repeats'])} repeats"
+            f"the spread of {len(result.info['repeats'])} repeats and the rows' sampling error"
             if "repeats" in result.info
             else "the read-out's sampling variance"
         )
         print(f"90% interval: {low:.4f} to {high:.4f} nats ({covers})")
     print(f"bound: {result.bound}")
+    candidates = result.info.get("critic_candidates")
+    if candidates:
+        steps = result.info.get("critic_steps", {})
+        raced = ", ".join(
+            f"{name} {value:.4f} after {steps.get(name, '?')} steps"
+            for name, value in candidates.items()
+        )
+        print(f"critic: {result.info['critic']} (best on the validation rows: {raced})")
     start = result.info.get("start")
     if start is not None:
         dof = result.info.get("start_dof")
