@@ -279,7 +279,7 @@ def estimate_mi(
     else:
         names = (critic,)  # type: ignore[assignment]
     budget = None if max_seconds is None else max_seconds / len(names)
-    candidates: dict[str, Objective] = {}
+    x_train, y_train, x_val, y_val = xt[train_idx], yt[train_idx], xt[val_idx], yt[val_idx]
     trainings: dict[str, fit.Training] = {}
     start_info: dict[str, Any] = {}  # the quadratic critic's start, whichever critic wins
     bar = Progress(steps * len(names), "estimate", enabled=progress)
@@ -303,21 +303,14 @@ def estimate_mi(
             )
             if built_here and isinstance(candidate, CriticObjective):
                 start_info |= warm_start(
-                    candidate,
-                    init,
-                    xt[train_idx],
-                    yt[train_idx],
-                    xt[val_idx],
-                    yt[val_idx],
-                    eval_batch_size,
+                    candidate, init, x_train, y_train, x_val, y_val, eval_batch_size
                 )
-            candidates[name] = candidate
             trainings[name] = fit.Training(
                 candidate,
-                xt[train_idx],
-                yt[train_idx],
-                xt[val_idx],
-                yt[val_idx],
+                x_train,
+                y_train,
+                x_val,
+                y_val,
                 batch_size=batch_size,
                 eval_batch_size=eval_batch_size,
                 steps=steps,
@@ -332,7 +325,7 @@ def estimate_mi(
             )
         chosen_name = race(trainings)
     fitted_all = {name: training.finish() for name, training in trainings.items()}
-    objective, fitted = candidates[chosen_name], fitted_all[chosen_name]
+    objective, fitted = trainings[chosen_name].objective, fitted_all[chosen_name]
     if len(names) > 1:
         start_info = {
             **start_info,
