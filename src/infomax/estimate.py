@@ -46,6 +46,7 @@ the estimate is about 0. Measured accuracy and wall time: BENCHMARKS.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -55,6 +56,7 @@ from torch import Tensor
 
 from infomax import fit
 from infomax.bounds import bound_names
+from infomax.bracket import bracket, training_readout
 from infomax.objectives import (
     REFERENCE_BOUNDS,
     CriticObjective,
@@ -359,9 +361,28 @@ def estimate_mi(
         len(test_idx) if all_pairs else None, eval_batch_size if infonce_batches else None
     )
     result.info["warnings"].extend(range_warnings(result.mi, cap))
+    _bracket_by_training_readout(
+        result, training_readout(objective, x_train, y_train, len(test_idx), eval_batch_size)
+    )
     if isinstance(objective, CriticObjective):
         result.scorer = CriticScorer(objective.critic, px, py, xa.shape[1], ya.shape[1])
     return result
+
+
+def _bracket_by_training_readout(result: MIEstimate, trained: Tensor) -> None:
+    """Set ``result``'s 90% interval (and each term's ``ci90``) from the training read-out.
+
+    Args:
+        result: the held-out estimate.
+        trained: (n_terms,) the same read-out on the training rows, nats.
+    """
+    result.info["training_readout"] = float(trained.sum())
+    if math.isfinite(result.stderr):
+        result.interval = bracket(result.mi, result.stderr, float(trained.sum()))
+    for term, value in zip(result.terms, trained.tolist() if result.terms else [], strict=True):
+        term["training_readout"] = value
+        if math.isfinite(term["stderr"]):
+            term["ci90"] = list(bracket(term["mi"], term["stderr"], value))
 
 
 def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:
@@ -396,5 +417,7 @@ def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:
     conditional_term = full.terms[-1]
     full.info["chain_total"] = full.mi
     full.mi, full.stderr = conditional_term["mi"], conditional_term["stderr"]
+    full.interval = tuple(conditional_term["ci90"]) if "ci90" in conditional_term else None
+    full.info["training_readout"] = conditional_term.get("training_readout")
     full.bound = f"cmi-{kwargs.get('conditional', 'is')}"
     return full

@@ -13,7 +13,10 @@ critic too). That part is the read-out's sampling variance at ``N`` rows
 rather than at a repeat's ``n`` test rows: each repeat's squared standard
 error times ``n / N``, averaged. The reported standard error adds the two,
 ``sqrt(s^2 / r + mean_k(se_k^2) n / N)`` for ``r`` repeats of spread ``s``,
-and the interval is Student's t with ``r - 1`` degrees of freedom on it. It
+and the interval is Student's t with ``r - 1`` degrees of freedom on it. Its
+upper end is raised, as a single estimate's is (:mod:`infomax.bracket`), by the
+repeats' mean excess of the training rows' read-out over the held-out one: the
+held-out read-out of a fitted critic understates what its family can reach. It
 still cannot see a bias every repeat shares (a critic family that misses part
 of the dependence).
 """
@@ -50,7 +53,8 @@ def repeated_estimate(
     Returns:
         The first repeat's result with ``mi`` the mean over repeats, ``stderr`` the
         pooled one above (the repeats' spread and the rows' sampling error),
-        ``interval`` the t interval on it, and ``info["repeats"]`` each repeat's
+        ``interval`` the t interval on it (its upper end raised by the repeats' mean
+        training-read-out excess), and ``info["repeats"]`` each repeat's
         ``mi`` and ``stderr``.
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 2:
@@ -64,9 +68,13 @@ def repeated_estimate(
     pooled = runs[0]
     mean = float(values.mean())
     stderr = _pooled_stderr(values, [run.stderr for run in runs], runs)
-    half = float(stats.t.ppf(0.95, repeats - 1)) * stderr
+    t90 = float(stats.t.ppf(0.95, repeats - 1))
+    excess = _mean_excess([run.info.get("training_readout") for run in runs], values)
     pooled.mi, pooled.stderr = mean, stderr
-    pooled.interval = (mean - half, mean + half)
+    pooled.interval = (mean - t90 * stderr, mean + t90 * stderr + excess)
+    pooled.info["training_readout"] = _mean_given(
+        [run.info.get("training_readout") for run in runs]
+    )
     pooled.info["repeats"] = each
     pooled.info["seconds"] = sum(run.info.get("seconds", 0.0) for run in runs)
     warnings = [w for run in runs for w in run.info.get("warnings", [])]
@@ -79,7 +87,29 @@ def repeated_estimate(
             term["stderr"] = _pooled_stderr(
                 term_values, [run.terms[k]["stderr"] for run in runs], runs
             )
+            term_excess = _mean_excess(
+                [run.terms[k].get("training_readout") for run in runs], term_values
+            )
+            term["training_readout"] = _mean_given(
+                [run.terms[k].get("training_readout") for run in runs]
+            )
+            term["ci90"] = [
+                term["mi"] - t90 * term["stderr"],
+                term["mi"] + t90 * term["stderr"] + term_excess,
+            ]
     return pooled
+
+
+def _mean_given(values: list[float | None]) -> float | None:
+    """The mean of the values that are not None (None: there are none)."""
+    given = [v for v in values if v is not None]
+    return float(np.mean(given)) if given else None
+
+
+def _mean_excess(trained: list[float | None], values: np.ndarray) -> float:
+    """Mean over repeats of ``max(0, training read-out - held-out estimate)``, nats (0: none)."""
+    gaps = [max(0.0, t - v) for t, v in zip(trained, values, strict=True) if t is not None]
+    return float(np.mean(gaps)) if gaps else 0.0
 
 
 def _pooled_stderr(values: np.ndarray, stderrs: list[float], runs: list[MIEstimate]) -> float:

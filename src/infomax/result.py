@@ -49,21 +49,26 @@ class MIEstimate:
     info: dict[str, Any] = field(default_factory=dict)
     scorer: Callable[[Any, Any], np.ndarray] | None = field(default=None, repr=False, compare=False)
     #: A 90% interval set by whoever computed a better one than ``mi -/+ Z90 stderr``
-    #: (:func:`infomax.repeats.repeated_estimate`); :attr:`ci90` reports it.
+    #: (:mod:`infomax.bracket`, :func:`infomax.repeats.repeated_estimate`); :attr:`ci90`
+    #: reports it.
     interval: tuple[float, float] | None = field(default=None, repr=False)
 
     @property
     def ci90(self) -> tuple[float, float] | None:
-        """The 90% interval ``mi -/+ 1.645 stderr`` of a held-out read-out, nats.
+        """The 90% interval of the estimate, nats.
 
-        It covers the sampling variance of the held-out read-out (for the all-pairs
-        read-out, each row's influence through its row and its column of negatives); it
-        does not cover the spread of retraining on another split, nor a critic's bias.
-        With ``estimate_mi(repeats=r)`` it is the t interval of the ``r`` repeats
-        (their spread plus the rows' sampling error), which covers retraining too
-        (:mod:`infomax.repeats`).
-        None without a standard error, and for the estimators that fit nothing (KSG's
-        standard error is a rough guide, not an interval).
+        :func:`~infomax.estimate_mi` sets it (:mod:`infomax.bracket`): from ``mi -
+        1.645 stderr`` (the held-out read-out's sampling variance, each row's influence
+        through its row and its column of negatives) up to the larger of ``mi`` and the
+        same read-out on the training rows, plus ``1.645 stderr``; the training rows'
+        read-out overstates what the critic's family reaches as the held-out one
+        understates it. With ``estimate_mi(repeats=r)`` it is the t interval of the
+        ``r`` repeats (their spread plus the rows' sampling error), which covers
+        retraining too (:mod:`infomax.repeats`), its upper end raised the same way.
+        Neither sees a bias of a critic family that cannot express the dependence.
+        Where nothing set it: ``mi -/+ 1.645 stderr``. None without a standard error,
+        and for the estimators that fit nothing (KSG's standard error is a rough
+        guide, not an interval).
         """
         if self.interval is not None:
             return self.interval

@@ -214,6 +214,9 @@ def run(args: argparse.Namespace) -> int:
             if "repeats" in result.info
             else "the read-out's sampling variance"
         )
+        if result.info.get("training_readout") is not None:
+            covers += "; up to the critic's read-out on its training rows"
+
         print(f"90% interval: {low:.4f} to {high:.4f} nats ({covers})")
     print(f"bound: {result.bound}")
     candidates = result.info.get("critic_candidates")

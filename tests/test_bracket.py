@@ -1,0 +1,54 @@
+"""The interval of one estimate: held-out read-out below, the training rows' read-out above."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from infomax import estimate_mi
+from infomax.bracket import MAX_SUBSETS, bracket, training_readout
+from infomax.result import Z90
+
+
+class _MeanOfX:
+    """Reads out the mean of x's first column: shows which training rows were read."""
+
+    def all_pairs_terms(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return x[:, 0].mean().reshape(1), x[:, :1]
+
+
+def test_training_readout_averages_disjoint_subsets_of_the_test_size() -> None:
+    x = torch.arange(10.0).reshape(10, 1)
+    objective = _MeanOfX()
+    # Rows 0-2, 3-5 and 6-8: means 1, 4 and 7.
+    assert training_readout(objective, x, x, 3, 3).tolist() == [4.0]  # type: ignore[arg-type]
+    # Fewer training rows than test rows: all of them, once.
+    assert training_readout(objective, x, x, 20, 3).tolist() == [4.5]  # type: ignore[arg-type]
+    # At most MAX_SUBSETS subsets: rows 0, 1, 2, 3.
+    ones = training_readout(objective, x, x, 1, 1)  # type: ignore[arg-type]
+    assert ones.tolist() == [float(np.mean(range(MAX_SUBSETS)))]
+
+
+def test_bracket_raises_only_the_upper_end() -> None:
+    assert bracket(0.5, 0.1, 0.7) == pytest.approx((0.5 - Z90 * 0.1, 0.7 + Z90 * 0.1))
+    # A training read-out below the held-out one leaves the symmetric interval.
+    assert bracket(0.5, 0.1, 0.3) == pytest.approx((0.5 - Z90 * 0.1, 0.5 + Z90 * 0.1))
+
+
+def test_an_overfitted_critic_widens_the_interval_up_to_its_training_readout() -> None:
+    # Independent 20 + 20 columns, 600 rows: the quadratic critic's 800-odd weights fit
+    # the training rows' noise. Held out it reads about 0 (-0.03); on its own rows 0.19.
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(600, 20)), rng.normal(size=(600, 20))
+    result = estimate_mi(
+        x, y, critic="quadratic", steps=400, eval_every=100, progress=False, seed=0
+    )
+    trained = result.info["training_readout"]
+    assert trained > result.mi + 0.1
+    low, high = result.ci90
+    assert low == pytest.approx(result.mi - Z90 * result.stderr)
+    assert high == pytest.approx(trained + Z90 * result.stderr)
+    assert low < 0.0 < high
+    assert result.to_dict()["ci90"] == pytest.approx([low, high])
