@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from infomax import bracket as bracket_module
 from infomax import estimate_mi
 from infomax.bracket import MAX_SUBSETS, bracket, training_readout
 from infomax.result import Z90
@@ -29,6 +30,15 @@ def test_training_readout_averages_disjoint_subsets_of_the_test_size() -> None:
     # At most MAX_SUBSETS subsets: rows 0, 1, 2, 3.
     ones = training_readout(objective, x, x, 1, 1)  # type: ignore[arg-type]
     assert ones.tolist() == [float(np.mean(range(MAX_SUBSETS)))]
+
+
+def test_training_readout_reads_one_subset_where_the_test_set_is_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bracket_module, "MAX_TRAINING_ROWS", 5)
+    x = torch.arange(10.0).reshape(10, 1)
+    # Subsets of 3 rows, at most 5 rows in all: only rows 0-2 (mean 1).
+    assert training_readout(_MeanOfX(), x, x, 3, 3).tolist() == [1.0]  # type: ignore[arg-type]
 
 
 def test_bracket_raises_only_the_upper_end() -> None:

@@ -26,10 +26,13 @@ from infomax.fit import heldout_terms
 from infomax.objectives import Objective
 from infomax.result import Z90
 
-__all__ = ["MAX_SUBSETS", "bracket", "training_readout"]
+__all__ = ["MAX_SUBSETS", "MAX_TRAINING_ROWS", "bracket", "training_readout"]
 
 #: At most this many disjoint training subsets are read out (their mean is taken).
 MAX_SUBSETS = 4
+#: ... and at most this many training rows in all (but always one subset), so that on
+#: large data the training read-out costs no more than one test read-out at the cap.
+MAX_TRAINING_ROWS = 30_000
 
 
 @torch.no_grad()
@@ -47,12 +50,13 @@ def training_readout(
         batch_size: as :func:`infomax.fit.heldout_terms` (batched read-outs).
 
     Returns:
-        The mean over up to :data:`MAX_SUBSETS` disjoint subsets of the read-out,
-        term by term (one term for a single bound).
+        The mean over up to :data:`MAX_SUBSETS` disjoint subsets (at most
+        :data:`MAX_TRAINING_ROWS` rows in all) of the read-out, term by term (one term
+        for a single bound).
     """
     n_train = x_train.shape[0]
     n_rows = max(1, min(n_rows, n_train))
-    count = max(1, min(MAX_SUBSETS, n_train // n_rows))
+    count = max(1, min(MAX_SUBSETS, n_train // n_rows, MAX_TRAINING_ROWS // n_rows))
     values = [
         heldout_terms(
             objective,
