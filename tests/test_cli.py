@@ -490,6 +490,9 @@ def test_neural_end_to_end(pair: tuple[str, str], capsys: pytest.CaptureFixture[
     assert data["n_train"] > 0 and data["n_heldout"] > 0
     assert math.isfinite(data["mi"]) and data["terms"] == []
     assert "history" not in data
+    low, high = data["ci90"]
+    assert low < data["mi"] <= high
+    assert high >= data["info"]["training_readout"]
 
 
 def test_subviews_end_to_end(pair: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -498,6 +501,8 @@ def test_subviews_end_to_end(pair: tuple[str, str], capsys: pytest.CaptureFixtur
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("I(X; Y) = ")
     assert lines[1].startswith("90% interval: ")
+    # The interval reaches at least the critic's read-out on its own training rows.
+    assert "on its training rows, " in lines[1]
     assert lines[4] == "chain-rule terms:"
     assert len(lines) == 5 + 3  # one line per term: x_1, x_2 given x_1, x given x_2
 

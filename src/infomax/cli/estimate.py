@@ -214,8 +214,9 @@ def run(args: argparse.Namespace) -> int:
             if "repeats" in result.info
             else "the read-out's sampling variance"
         )
-        if result.info.get("training_readout") is not None:
-            covers += "; up to the critic's read-out on its training rows"
+        trained = result.info.get("training_readout")
+        if trained is not None:
+            covers += f"; up to at least the critic's read-out on its training rows, {trained:.4f}"
 
         print(f"90% interval: {low:.4f} to {high:.4f} nats ({covers})")
     print(f"bound: {result.bound}")
