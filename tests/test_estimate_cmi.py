@@ -54,6 +54,12 @@ def test_conditional_mi_of_a_gaussian_matches_its_closed_form() -> None:
     result = estimate_cmi(x.astype(np.float32), y.astype(np.float32), z.astype(np.float32), **FAST)
     assert result.mi == pytest.approx(truth, abs=0.15), result
     assert result.mi <= truth + result.stderr + 0.15
+    # The interval is the conditional term's: its held-out read-out below, its read-out on
+    # the training rows above (infomax.bracket), not the chain total's.
+    low, high = result.ci90
+    assert low == pytest.approx(result.mi - 1.6448536 * result.stderr)
+    assert high >= max(result.mi, result.info["training_readout"])
+    assert [low, high] == pytest.approx(result.terms[-1]["ci90"])
 
 
 def test_var_is_not_offered_for_conditional_mi() -> None:
