@@ -4,8 +4,11 @@ A critic fitted on training rows and read out on held-out rows understates the
 best value its family can reach: it is the fitted critic, not the best one, read
 on rows it never saw. Read out on the rows it was fitted to, it overstates that
 value: those rows are the ones it was chosen for. The best value of the family
-lies between the two in expectation (to first order the held-out shortfall and
-the training excess are equal, as in AIC's optimism), and the gap between them
+lies between the two in expectation wherever training fits the critic to its
+rows at least as well as the family's best critic fits them (to first order the
+held-out shortfall and the training excess are equal, as in AIC's optimism);
+training stopped early, or on an objective other than the read-out, can leave
+the training read-out short of that value too. The gap between them
 grows with how much the critic fitted its own rows' noise: little for a
 quadratic critic on a few columns, tenths of a nat on dozens of columns.
 
