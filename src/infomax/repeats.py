@@ -71,7 +71,7 @@ def repeated_estimate(
     t90 = float(stats.t.ppf(0.95, repeats - 1))
     excess = _mean_excess([run.info.get("training_readout") for run in runs], values)
     pooled.mi, pooled.stderr = mean, stderr
-    pooled.interval = (mean - t90 * stderr, mean + t90 * stderr + excess)
+    pooled.interval = _raised_interval(mean, stderr, t90, excess)
     pooled.info["training_readout"] = _mean_given(
         [run.info.get("training_readout") for run in runs]
     )
@@ -93,11 +93,15 @@ def repeated_estimate(
             term["training_readout"] = _mean_given(
                 [run.terms[k].get("training_readout") for run in runs]
             )
-            term["ci90"] = [
-                term["mi"] - t90 * term["stderr"],
-                term["mi"] + t90 * term["stderr"] + term_excess,
-            ]
+            term["ci90"] = list(_raised_interval(term["mi"], term["stderr"], t90, term_excess))
     return pooled
+
+
+def _raised_interval(
+    mean: float, stderr: float, quantile: float, excess: float
+) -> tuple[float, float]:
+    """``(mean - quantile se, mean + quantile se + excess)``, nats."""
+    return (mean - quantile * stderr, mean + quantile * stderr + excess)
 
 
 def _mean_given(values: list[float | None]) -> float | None:
