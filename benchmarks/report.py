@@ -940,6 +940,11 @@ def bmi_suite_families(report: Report) -> str:
     header = ["family", "tasks", *(BMI_SUITE_LABELS.get(n, n) for n in names)]
     coverage = [
         f"{BMI_SUITE_LABELS.get(n, n)}: {c['covered']}/{c['cells']} cells"
+        + (
+            f" ({c['covered_symmetric']}/{c['cells']} with the upper side mirrored from the lower)"
+            if "covered_symmetric" in c
+            else ""
+        )
         for n, c in data["coverage"].items()
     ]
     extra = "\n\n90% intervals holding the true MI: " + "; ".join(coverage) if coverage else ""
