@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 "mi": result.mi,
                 "stderr": result.stderr,
                 "ci90": None if result.ci90 is None else [float(c) for c in result.ci90],
+                "heldout_estimate": result.info.get("heldout_estimate"),
                 "training_readout": result.info.get("training_readout"),
                 "critic": result.info.get("critic"),
                 "critic_candidates": result.info.get("critic_candidates"),

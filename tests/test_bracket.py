@@ -1,4 +1,4 @@
-"""The interval of one estimate: held-out read-out below, the training rows' read-out above."""
+"""One estimate from two read-outs: the held-out one below, the training rows' above."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import Tensor
 
 from infomax import bracket as bracket_module
 from infomax import estimate_mi
-from infomax.bracket import MAX_SUBSETS, bracket, training_readout
+from infomax.bracket import MAX_SUBSETS, bracket, midpoint, training_readout
 from infomax.result import Z90
 
 
@@ -47,7 +47,18 @@ def test_bracket_raises_only_the_upper_end() -> None:
     assert bracket(0.5, 0.1, 0.3) == pytest.approx((0.5 - Z90 * 0.1, 0.5 + Z90 * 0.1))
 
 
-def test_an_overfitted_critic_widens_the_interval_up_to_its_training_readout() -> None:
+def test_midpoint_goes_half_way_up_by_at_most_the_margin_above_zero() -> None:
+    assert midpoint(0.5, 0.01, 0.7) == pytest.approx(0.6)
+    # A training read-out below the held-out one leaves the held-out estimate.
+    assert midpoint(0.5, 0.01, 0.3) == 0.5
+    # Half-way would be 0.3; the held-out estimate clears zero by only 0.2 - Z90 * 0.1.
+    assert midpoint(0.2, 0.1, 0.8) == pytest.approx(0.2 + 0.2 - Z90 * 0.1)
+    # Not clear of zero: no raise at all.
+    assert midpoint(0.1, 0.1, 0.8) == 0.1
+    assert midpoint(0.3, float("nan"), 0.8) == 0.3
+
+
+def test_an_overfitted_critic_widens_the_interval_but_keeps_the_estimate() -> None:
     # Independent 20 + 20 columns, 600 rows: the quadratic critic's 800-odd weights fit
     # the training rows' noise. Held out it reads about 0 (-0.03); on its own rows 0.19.
     rng = np.random.default_rng(0)
@@ -55,10 +66,31 @@ def test_an_overfitted_critic_widens_the_interval_up_to_its_training_readout() -
     result = estimate_mi(
         x, y, critic="quadratic", steps=400, eval_every=100, progress=False, seed=0
     )
-    trained = result.info["training_readout"]
-    assert trained > result.mi + 0.1
+    trained, heldout = result.info["training_readout"], result.info["heldout_estimate"]
+    assert trained > heldout + 0.1
+    # Half-way up would read +0.08 on independent data: the held-out read-out does not
+    # clear zero, so the estimate stays the held-out one.
+    assert result.mi == heldout < 0.0
     low, high = result.ci90
-    assert low == pytest.approx(result.mi - Z90 * result.stderr)
+    assert low == pytest.approx(heldout - Z90 * result.stderr)
     assert high == pytest.approx(trained + Z90 * result.stderr)
     assert low < 0.0 < high
     assert result.to_dict()["ci90"] == pytest.approx([low, high])
+
+
+def test_the_midpoint_recovers_what_overfitting_costs_the_heldout_readout() -> None:
+    # 20 + 20 columns at correlation 0.2, 1,000 rows: I = -10 log(1 - 0.04) = 0.408 nats.
+    # The quadratic critic fitted on 700 rows reads 0.23 held out and 0.55 on its own
+    # rows. Half-way (0.39) would raise it by more than it clears zero (0.23 - 1.645 x
+    # 0.055), so it rises by that margin instead: 0.37, within 0.05 of the truth.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 20))
+    y = 0.2 * x + np.sqrt(1 - 0.04) * rng.normal(size=(1000, 20))
+    truth = -10 * np.log(1 - 0.04)
+    result = estimate_mi(x, y, critic="quadratic", progress=False, seed=0)
+    heldout, trained = result.info["heldout_estimate"], result.info["training_readout"]
+    assert heldout < truth - 0.1 and trained > truth + 0.1
+    margin = heldout - Z90 * result.stderr
+    assert 0 < margin < (trained - heldout) / 2
+    assert result.mi == pytest.approx(heldout + margin)
+    assert abs(result.mi - truth) < 0.05

@@ -110,17 +110,26 @@ def test_repeats_pool_fresh_splits_with_a_t_interval() -> None:
     assert [r["mi"] for r in pooled.info["repeats"]] == pytest.approx(singles)
     assert len(set(singles)) == 3  # each repeat has its own split and training
     assert pooled.mi == pytest.approx(np.mean(singles))
+    # The interval is built on the held-out estimates (none above its midpoint).
+    heldout = [run.info["heldout_estimate"] for run in runs]
+    assert all(h <= s for h, s in zip(heldout, singles, strict=True))
+    assert np.mean(heldout) < np.mean(singles)
+    assert pooled.info["heldout_estimate"] == pytest.approx(np.mean(heldout))
     # The spread over splits, plus the rows' own sampling error: each read-out's variance
     # from its test rows, scaled to all 1,200 rows.
     rows_error = np.mean([run.stderr**2 * run.n_heldout / 1200 for run in runs])
     assert 0 < rows_error < np.mean([run.stderr**2 for run in runs]) / 4
-    expected = math.sqrt(np.var(singles, ddof=1) / 3 + rows_error)
+    expected = math.sqrt(np.var(heldout, ddof=1) / 3 + rows_error)
     assert pooled.stderr == pytest.approx(expected)
     half = 2.919986 * pooled.stderr  # Student's t, 2 degrees of freedom, 95% quantile
     # The upper end rises by the repeats' mean excess of the training rows' read-out.
-    excess = np.mean([max(0.0, run.info["training_readout"] - run.mi) for run in runs])
+    excess = np.mean(
+        [max(0.0, run.info["training_readout"] - h) for run, h in zip(runs, heldout, strict=True)]
+    )
     assert excess > 0
-    assert pooled.ci90 == pytest.approx((pooled.mi - half, pooled.mi + half + excess), rel=1e-5)
+    centre = np.mean(heldout)
+    assert pooled.ci90 == pytest.approx((centre - half, centre + half + excess), rel=1e-5)
+    assert pooled.ci90[0] < pooled.mi < pooled.ci90[1]
     assert pooled.to_dict()["ci90"] == pytest.approx(list(pooled.ci90))
     assert abs(pooled.mi - truth) < 0.3
     with pytest.raises(InputError, match="repeats must be an integer"):

@@ -53,6 +53,7 @@ def main() -> None:
             "mi": float(result.mi),
             "stderr": float(result.stderr),
             "ci90": None if result.ci90 is None else list(result.ci90),
+            "heldout_estimate": result.info.get("heldout_estimate"),
             "training_readout": result.info.get("training_readout"),
             "critic": result.info.get("critic"),
             "critic_candidates": result.info.get("critic_candidates"),

@@ -1,4 +1,4 @@
-"""The 90% interval of one estimate: the held-out read-out below, the training rows' above.
+"""One estimate from two read-outs: the held-out one below, the training rows' above.
 
 A critic fitted on training rows and read out on held-out rows understates the
 best value its family can reach: it is the fitted critic, not the best one, read
@@ -18,9 +18,20 @@ standard errors. The training read-out uses disjoint subsets of the training
 rows of the test set's size, so that both read-outs carry the same small-sample
 bias of the all-pairs DV read-out. Neither side can see dependence the critic's
 family cannot express at all: there the interval still sits below the truth.
+
+The point estimate (:func:`midpoint`) is the held-out read-out raised half-way
+toward the training read-out, the two gaps being equal to first order. That
+argument fails where the critic fitted mostly noise: a quadratic critic on dozens
+of independent columns and a few hundred rows reads a few hundredths of a nat
+below zero held out and tenths of a nat above it on its training rows. So the
+raise is capped by how far the held-out read-out clears zero (``mi - Z90 se``):
+where it cannot tell the data from independent, the estimate stays the held-out
+read-out, a lower bound in expectation, and only the interval reaches up.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -29,7 +40,7 @@ from infomax.fit import heldout_terms
 from infomax.objectives import Objective
 from infomax.result import Z90
 
-__all__ = ["MAX_SUBSETS", "MAX_TRAINING_ROWS", "bracket", "training_readout"]
+__all__ = ["MAX_SUBSETS", "MAX_TRAINING_ROWS", "bracket", "midpoint", "training_readout"]
 
 #: At most this many disjoint training subsets are read out (their mean is taken).
 MAX_SUBSETS = 4
@@ -70,6 +81,23 @@ def training_readout(
         for k in range(count)
     ]
     return torch.stack(values).mean(dim=0)
+
+
+def midpoint(mi: float, stderr: float, training_value: float) -> float:
+    """The point estimate ``mi + min(max(0, t - mi) / 2, max(0, mi - Z90 se))``, nats.
+
+    Half-way from the held-out estimate ``mi`` to the training read-out ``t`` (never
+    below ``mi``), the raise at most the margin by which ``mi`` clears zero at the 90%
+    level; ``mi`` itself where the standard error is not finite.
+
+    Args:
+        mi: the held-out estimate, nats.
+        stderr: its standard error, nats.
+        training_value: the same read-out on the training rows (:func:`training_readout`).
+    """
+    if not math.isfinite(stderr):
+        return mi
+    return mi + min(max(0.0, training_value - mi) / 2, max(0.0, mi - Z90 * stderr))
 
 
 def bracket(mi: float, stderr: float, training_value: float) -> tuple[float, float]:

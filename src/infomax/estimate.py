@@ -19,10 +19,13 @@ The recipe, and where each step lives:
    minibatches, the learning rate decaying on a cosine for a single bound,
    the validation estimate every ``eval_every`` steps, the best checkpoint
    kept, early stopping after ``patience`` evaluations without improvement.
-6. **Report** the estimate on the test rows with its standard error: the DV
-   estimate over *all* pairs of the test rows where the bound's estimate is DV
+6. **Read out** the trained critic on the test rows with its standard error: the
+   DV estimate over *all* pairs of the test rows where the bound's estimate is DV
    and the critic is separable (:mod:`infomax.bounds.all_pairs`), else the
    bound's estimate averaged over disjoint test batches.
+7. **Report** that held-out read-out raised half-way toward the same read-out
+   on the training rows, and the 90% interval between them
+   (:mod:`infomax.bracket`).
 
 Why these defaults (``bound="contrastive_dv"``, ``critic="quadratic"``):
 
@@ -56,7 +59,7 @@ from torch import Tensor
 
 from infomax import fit
 from infomax.bounds import bound_names
-from infomax.bracket import bracket, training_readout
+from infomax.bracket import bracket, midpoint, training_readout
 from infomax.objectives import (
     REFERENCE_BOUNDS,
     CriticObjective,
@@ -211,9 +214,12 @@ def estimate_mi(
             The non-neural estimators ignore the training options.
 
     Returns:
-        :class:`~infomax.result.MIEstimate` with ``mi`` and ``stderr`` (nats)
-        on the test rows, the training ``history`` and the validation curve;
-        ``terms`` holds the chain-rule terms when ``subviews`` is given.
+        :class:`~infomax.result.MIEstimate` with ``mi`` (nats; the held-out
+        read-out raised toward the training rows' one, :func:`infomax.bracket.midpoint`;
+        the neural estimators keep the held-out read-out in
+        ``info["heldout_estimate"]``), ``stderr`` (nats, the held-out read-out's),
+        ``ci90``, the training ``history`` and the validation curve; ``terms`` holds
+        the chain-rule terms when ``subviews`` is given.
 
     Raises:
         InputError: bad arrays or options, with a one-line message.
@@ -370,19 +376,36 @@ def estimate_mi(
 
 
 def _bracket_by_training_readout(result: MIEstimate, trained: Tensor) -> None:
-    """Set ``result``'s 90% interval (and each term's ``ci90``) from the training read-out.
+    """Set ``result``'s estimate and 90% interval (each term's too) from the training read-out.
+
+    The held-out estimate moves to ``info["heldout_estimate"]`` (each term's to
+    ``heldout_mi``) and ``mi`` becomes :func:`~infomax.bracket.midpoint`; the interval
+    is :func:`~infomax.bracket.bracket` of the held-out estimate. A decomposition is
+    raised term by term (each term by its own read-outs), ``mi`` their sum, and its
+    interval reaches up to the sum of the terms' upper read-outs.
 
     Args:
         result: the held-out estimate.
         trained: (n_terms,) the same read-out on the training rows, nats.
     """
+    heldout = result.mi
     result.info["training_readout"] = float(trained.sum())
+    result.info["heldout_estimate"] = heldout
+    upper = float(trained.sum())
+    if result.terms:
+        upper = 0.0
+        for term, value in zip(result.terms, trained.tolist(), strict=True):
+            term["training_readout"] = value
+            term["heldout_mi"] = term["mi"]
+            term["mi"] = midpoint(term["heldout_mi"], term["stderr"], value)
+            upper += max(term["heldout_mi"], value)
+            if math.isfinite(term["stderr"]):
+                term["ci90"] = list(bracket(term["heldout_mi"], term["stderr"], value))
+        result.mi = sum(term["mi"] for term in result.terms)
+    else:
+        result.mi = midpoint(heldout, result.stderr, upper)
     if math.isfinite(result.stderr):
-        result.interval = bracket(result.mi, result.stderr, float(trained.sum()))
-    for term, value in zip(result.terms, trained.tolist() if result.terms else [], strict=True):
-        term["training_readout"] = value
-        if math.isfinite(term["stderr"]):
-            term["ci90"] = list(bracket(term["mi"], term["stderr"], value))
+        result.interval = bracket(heldout, result.stderr, upper)
 
 
 def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:
@@ -419,5 +442,6 @@ def estimate_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> MIEstimate:
     full.mi, full.stderr = conditional_term["mi"], conditional_term["stderr"]
     full.interval = tuple(conditional_term["ci90"]) if "ci90" in conditional_term else None
     full.info["training_readout"] = conditional_term.get("training_readout")
+    full.info["heldout_estimate"] = conditional_term.get("heldout_mi")
     full.bound = f"cmi-{kwargs.get('conditional', 'is')}"
     return full

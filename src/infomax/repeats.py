@@ -13,10 +13,12 @@ critic too). That part is the read-out's sampling variance at ``N`` rows
 rather than at a repeat's ``n`` test rows: each repeat's squared standard
 error times ``n / N``, averaged. The reported standard error adds the two,
 ``sqrt(s^2 / r + mean_k(se_k^2) n / N)`` for ``r`` repeats of spread ``s``,
-and the interval is Student's t with ``r - 1`` degrees of freedom on it. Its
-upper end is raised, as a single estimate's is (:mod:`infomax.bracket`), by the
-repeats' mean excess of the training rows' read-out over the held-out one: the
-held-out read-out of a fitted critic understates what its family can reach. It
+and the interval is Student's t with ``r - 1`` degrees of freedom on it. The
+interval is built on the repeats' held-out estimates; its upper end is raised, as
+a single estimate's is (:mod:`infomax.bracket`), by the repeats' mean excess of
+the training rows' read-out over the held-out one: the held-out read-out of a
+fitted critic understates what its family can reach. The point estimate is the
+mean of the repeats' own (:func:`infomax.bracket.midpoint`). It
 still cannot see a bias every repeat shares (a critic family that misses part
 of the dependence).
 """
@@ -51,11 +53,12 @@ def repeated_estimate(
         **kwargs: passed to every repeat.
 
     Returns:
-        The first repeat's result with ``mi`` the mean over repeats, ``stderr`` the
-        pooled one above (the repeats' spread and the rows' sampling error),
-        ``interval`` the t interval on it (its upper end raised by the repeats' mean
-        training-read-out excess), and ``info["repeats"]`` each repeat's
-        ``mi`` and ``stderr``.
+        The first repeat's result with ``mi`` the mean over repeats,
+        ``info["heldout_estimate"]`` the mean of their held-out estimates, ``stderr``
+        the pooled one above of those (the repeats' spread and the rows' sampling
+        error), ``interval`` the t interval on it (its upper end raised by the
+        repeats' mean training-read-out excess), and ``info["repeats"]`` each
+        repeat's ``mi``, ``heldout_estimate`` and ``stderr``.
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 2:
         raise InputError(f"repeats must be an integer, 2 or more to repeat, got {repeats!r}")
@@ -64,14 +67,18 @@ def repeated_estimate(
     kwargs.pop("split_seed", None)
     runs = [estimate(seed=seed + r, split_seed=seed + r, **kwargs) for r in range(repeats)]
     values = np.array([run.mi for run in runs])
-    each = [{"mi": run.mi, "stderr": run.stderr} for run in runs]
+    heldout = np.array([run.info.get("heldout_estimate", run.mi) for run in runs])
+    each = [
+        {"mi": run.mi, "heldout_estimate": float(h), "stderr": run.stderr}
+        for run, h in zip(runs, heldout, strict=True)
+    ]
     pooled = runs[0]
-    mean = float(values.mean())
-    stderr = _pooled_stderr(values, [run.stderr for run in runs], runs)
+    stderr = _pooled_stderr(heldout, [run.stderr for run in runs], runs)
     t90 = float(stats.t.ppf(0.95, repeats - 1))
-    excess = _mean_excess([run.info.get("training_readout") for run in runs], values)
-    pooled.mi, pooled.stderr = mean, stderr
-    pooled.interval = _raised_interval(mean, stderr, t90, excess)
+    excess = _mean_excess([run.info.get("training_readout") for run in runs], heldout)
+    pooled.mi, pooled.stderr = float(values.mean()), stderr
+    pooled.interval = _raised_interval(float(heldout.mean()), stderr, t90, excess)
+    pooled.info["heldout_estimate"] = float(heldout.mean())
     pooled.info["training_readout"] = _mean_given(
         [run.info.get("training_readout") for run in runs]
     )
@@ -80,20 +87,25 @@ def repeated_estimate(
     warnings = [w for run in runs for w in run.info.get("warnings", [])]
     pooled.info["warnings"] = list(dict.fromkeys(warnings))
     if pooled.terms:
-        term_values_all = np.array([[term["mi"] for term in run.terms] for run in runs])
         for k, term in enumerate(pooled.terms):
-            term_values = term_values_all[:, k]
+            term_values = np.array([run.terms[k]["mi"] for run in runs])
+            term_heldout = np.array(
+                [run.terms[k].get("heldout_mi", run.terms[k]["mi"]) for run in runs]
+            )
             term["mi"] = float(term_values.mean())
+            term["heldout_mi"] = float(term_heldout.mean())
             term["stderr"] = _pooled_stderr(
-                term_values, [run.terms[k]["stderr"] for run in runs], runs
+                term_heldout, [run.terms[k]["stderr"] for run in runs], runs
             )
             term_excess = _mean_excess(
-                [run.terms[k].get("training_readout") for run in runs], term_values
+                [run.terms[k].get("training_readout") for run in runs], term_heldout
             )
             term["training_readout"] = _mean_given(
                 [run.terms[k].get("training_readout") for run in runs]
             )
-            term["ci90"] = list(_raised_interval(term["mi"], term["stderr"], t90, term_excess))
+            term["ci90"] = list(
+                _raised_interval(term["heldout_mi"], term["stderr"], t90, term_excess)
+            )
     return pooled
 
 

@@ -57,12 +57,13 @@ class MIEstimate:
     def ci90(self) -> tuple[float, float] | None:
         """The 90% interval of the estimate, nats.
 
-        :func:`~infomax.estimate_mi` sets it (:mod:`infomax.bracket`): from ``mi -
-        1.645 stderr`` (the held-out read-out's sampling variance, each row's influence
-        through its row and its column of negatives) up to the larger of ``mi`` and the
-        same read-out on the training rows, plus ``1.645 stderr``; the training rows'
-        read-out overstates what the critic's family reaches as the held-out one
-        understates it. With ``estimate_mi(repeats=r)`` it is the t interval of the
+        :func:`~infomax.estimate_mi` sets it (:mod:`infomax.bracket`): from the held-out
+        read-out ``info["heldout_estimate"]`` minus ``1.645 stderr`` (its sampling
+        variance, each row's influence through its row and its column of negatives) up
+        to the larger of it and the same read-out on the training rows, plus ``1.645
+        stderr``; the training rows' read-out overstates what the critic's family
+        reaches as the held-out one understates it, and ``mi`` lies between them.
+        With ``estimate_mi(repeats=r)`` it is the t interval of the
         ``r`` repeats (their spread plus the rows' sampling error), which covers
         retraining too (:mod:`infomax.repeats`), its upper end raised the same way.
         Neither sees a bias of a critic family that cannot express the dependence.

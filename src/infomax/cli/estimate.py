@@ -215,8 +215,12 @@ def run(args: argparse.Namespace) -> int:
             else "the read-out's sampling variance"
         )
         trained = result.info.get("training_readout")
-        if trained is not None:
-            covers += f"; up to at least the critic's read-out on its training rows, {trained:.4f}"
+        heldout = result.info.get("heldout_estimate")
+        if trained is not None and heldout is not None:
+            covers += (
+                f"; from the held-out read-out, {heldout:.4f}, up to at least the critic's "
+                f"read-out on its training rows, {trained:.4f}"
+            )
 
         print(f"90% interval: {low:.4f} to {high:.4f} nats ({covers})")
     print(f"bound: {result.bound}")
