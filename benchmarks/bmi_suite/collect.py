@@ -108,8 +108,9 @@ def interval_coverage(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -
     """Per estimator: its cells with a 90% interval, and how many hold the true MI.
 
     ``covered_symmetric`` counts the same intervals with the upper side mirrored from the
-    lower one (``mi -/+ (mi - low)``): infomax's interval without its raise to the training
-    rows' read-out, the reference the raise is measured against.
+    lower one about the held-out estimate (``h -/+ (h - low)``, ``h`` the row's
+    ``heldout_estimate``, else its ``mi``): infomax's interval without its raise to the
+    training rows' read-out, the reference the raise is measured against.
     """
     truth = {task["id"]: task["mi_true"] for task in tasks}
     coverage = {}
@@ -118,10 +119,16 @@ def interval_coverage(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -
         if cells:
             inside = sum(r["ci90"][0] <= truth[r["task"]] <= r["ci90"][1] for r in cells)
             mirrored = sum(
-                r["ci90"][0] <= truth[r["task"]] <= 2 * r["mi"] - r["ci90"][0] for r in cells
+                r["ci90"][0] <= truth[r["task"]] <= 2 * _centre(r) - r["ci90"][0] for r in cells
             )
             coverage[name] = {"cells": len(cells), "covered": inside, "covered_symmetric": mirrored}
     return coverage
+
+
+def _centre(row: dict[str, Any]) -> float:
+    """The estimate an interval is built on: the held-out one where the row has it, nats."""
+    heldout = row.get("heldout_estimate")
+    return row["mi"] if heldout is None else heldout
 
 
 def _read_rows(paths: list[Path], seeds: str) -> list[dict[str, Any]]:
