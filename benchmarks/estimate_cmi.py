@@ -77,7 +77,10 @@ def main() -> None:
                         "conditional": conditional,
                         "truth": truth,
                         "cmi": term["mi"],
+                        "heldout_cmi": term.get("heldout_mi"),
+                        "training_readout": term.get("training_readout"),
                         "stderr": term["stderr"],
+                        "ci90": term.get("ci90"),
                         "seconds": time.perf_counter() - start,
                     }
                 )
