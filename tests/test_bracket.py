@@ -10,7 +10,8 @@ from torch import Tensor
 from infomax import bracket as bracket_module
 from infomax import estimate_mi
 from infomax.bracket import MAX_SUBSETS, bracket, midpoint, training_readout
-from infomax.result import Z90
+from infomax.estimate import _bracket_by_training_readout
+from infomax.result import Z90, MIEstimate
 
 
 class _MeanOfX:
@@ -94,3 +95,29 @@ def test_the_midpoint_recovers_what_overfitting_costs_the_heldout_readout() -> N
     assert 0 < margin < (trained - heldout) / 2
     assert result.mi == pytest.approx(heldout + margin)
     assert abs(result.mi - truth) < 0.05
+
+
+def test_a_decomposition_is_raised_term_by_term() -> None:
+    # Two chain-rule terms: the first's training read-out is above its held-out one, the
+    # second's below. Summed, the training read-outs (1.5) equal the held-out total, so
+    # the total's interval must reach the terms' upper read-outs (1.2 + 0.5), not 1.5.
+    result = MIEstimate(
+        mi=1.5,
+        stderr=0.02,
+        bound="demi-is",
+        n_train=100,
+        n_heldout=50,
+        terms=[
+            {"name": "x_1", "mi": 1.0, "stderr": 0.01},
+            {"name": "x | x_1", "mi": 0.5, "stderr": 0.01},
+        ],
+    )
+    _bracket_by_training_readout(result, torch.tensor([1.2, 0.3]))
+    assert [term["heldout_mi"] for term in result.terms] == [1.0, 0.5]
+    assert [term["mi"] for term in result.terms] == pytest.approx([1.1, 0.5])
+    assert result.mi == pytest.approx(1.6)
+    assert result.info["heldout_estimate"] == 1.5
+    assert result.info["training_readout"] == pytest.approx(1.5)
+    assert result.ci90 == pytest.approx((1.5 - Z90 * 0.02, 1.7 + Z90 * 0.02))
+    assert result.ci90[0] < result.mi < result.ci90[1]
+    assert result.terms[1]["ci90"] == pytest.approx([0.5 - Z90 * 0.01, 0.5 + Z90 * 0.01])
