@@ -66,54 +66,75 @@ def repeated_estimate(
         raise InputError("repeats draws a fresh split for each repeat; do not pass split_seed")
     kwargs.pop("split_seed", None)
     runs = [estimate(seed=seed + r, split_seed=seed + r, **kwargs) for r in range(repeats)]
-    values = np.array([run.mi for run in runs])
-    heldout = np.array([run.info.get("heldout_estimate", run.mi) for run in runs])
-    each = [
-        {"mi": run.mi, "heldout_estimate": float(h), "stderr": run.stderr}
-        for run, h in zip(runs, heldout, strict=True)
+    t90 = float(stats.t.ppf(0.95, repeats - 1))
+    total = _pool(
+        [(run.mi, run.info.get("heldout_estimate", run.mi), run.stderr) for run in runs],
+        [run.info.get("training_readout") for run in runs],
+        runs,
+        t90,
+    )
+    each = [  # before runs[0] becomes the pooled result
+        {
+            "mi": run.mi,
+            "heldout_estimate": run.info.get("heldout_estimate", run.mi),
+            "stderr": run.stderr,
+        }
+        for run in runs
     ]
     pooled = runs[0]
-    stderr = _pooled_stderr(heldout, [run.stderr for run in runs], runs)
-    t90 = float(stats.t.ppf(0.95, repeats - 1))
-    excess = _mean_excess([run.info.get("training_readout") for run in runs], heldout)
-    pooled.mi, pooled.stderr = float(values.mean()), stderr
-    pooled.interval = _raised_interval(float(heldout.mean()), stderr, t90, excess)
-    pooled.info["heldout_estimate"] = float(heldout.mean())
-    pooled.info["training_readout"] = _mean_given(
-        [run.info.get("training_readout") for run in runs]
-    )
+    pooled.mi, pooled.stderr, pooled.interval = total["mi"], total["stderr"], total["ci90"]
+    pooled.info["heldout_estimate"] = total["heldout"]
+    pooled.info["training_readout"] = total["training_readout"]
     pooled.info["repeats"] = each
     pooled.info["seconds"] = sum(run.info.get("seconds", 0.0) for run in runs)
     warnings = [w for run in runs for w in run.info.get("warnings", [])]
     pooled.info["warnings"] = list(dict.fromkeys(warnings))
-    if pooled.terms:
-        for k, term in enumerate(pooled.terms):
-            term_values = np.array([run.terms[k]["mi"] for run in runs])
-            term_heldout = np.array(
-                [run.terms[k].get("heldout_mi", run.terms[k]["mi"]) for run in runs]
-            )
-            term["mi"] = float(term_values.mean())
-            term["heldout_mi"] = float(term_heldout.mean())
-            term["stderr"] = _pooled_stderr(
-                term_heldout, [run.terms[k]["stderr"] for run in runs], runs
-            )
-            term_excess = _mean_excess(
-                [run.terms[k].get("training_readout") for run in runs], term_heldout
-            )
-            term["training_readout"] = _mean_given(
-                [run.terms[k].get("training_readout") for run in runs]
-            )
-            term["ci90"] = list(
-                _raised_interval(term["heldout_mi"], term["stderr"], t90, term_excess)
-            )
+    for k, term in enumerate(pooled.terms):
+        term_runs = [run.terms[k] for run in runs]
+        term_pool = _pool(
+            [(t["mi"], t.get("heldout_mi", t["mi"]), t["stderr"]) for t in term_runs],
+            [t.get("training_readout") for t in term_runs],
+            runs,
+            t90,
+        )
+        term["mi"], term["stderr"] = term_pool["mi"], term_pool["stderr"]
+        term["heldout_mi"] = term_pool["heldout"]
+        term["training_readout"] = term_pool["training_readout"]
+        term["ci90"] = list(term_pool["ci90"])
     return pooled
 
 
-def _raised_interval(
-    mean: float, stderr: float, quantile: float, excess: float
-) -> tuple[float, float]:
-    """``(mean - quantile se, mean + quantile se + excess)``, nats."""
-    return (mean - quantile * stderr, mean + quantile * stderr + excess)
+def _pool(
+    estimates: list[tuple[float, float, float]],
+    trained: list[float | None],
+    runs: list[MIEstimate],
+    t90: float,
+) -> dict[str, Any]:
+    """One quantity (the total or a term) pooled over the repeats.
+
+    Args:
+        estimates: per repeat ``(mi, held-out estimate, stderr)``, nats.
+        trained: per repeat the training rows' read-out (None: not measured), nats.
+        runs: the repeats, for :func:`_pooled_stderr`.
+        t90: Student's t 95% quantile with ``r - 1`` degrees of freedom.
+
+    Returns:
+        ``mi`` (the mean estimate), ``heldout`` (the mean held-out estimate), ``stderr``
+        (:func:`_pooled_stderr` of the held-out estimates), ``training_readout`` (the
+        mean given) and ``ci90``: the t interval on the held-out mean, its upper end
+        raised by the mean training-read-out excess; nats.
+    """
+    values, heldout, stderrs = (np.array(column) for column in zip(*estimates, strict=True))
+    stderr = _pooled_stderr(heldout, list(stderrs), runs)
+    centre = float(heldout.mean())
+    excess = _mean_excess(trained, heldout)
+    return {
+        "mi": float(values.mean()),
+        "heldout": centre,
+        "stderr": stderr,
+        "training_readout": _mean_given(trained),
+        "ci90": (centre - t90 * stderr, centre + t90 * stderr + excess),
+    }
 
 
 def _mean_given(values: list[float | None]) -> float | None:
