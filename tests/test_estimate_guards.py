@@ -142,16 +142,19 @@ def test_repeats_pool_fresh_splits_with_a_t_interval() -> None:
 
 def test_the_race_picks_the_critic_that_fits_non_monotone_dependence() -> None:
     """y = sin(4x) + 0.1 e (true I = 1.699 nats by quadrature): the copula start steers the
-    quadratic critic to about 0.6; the separable MLP wins on the validation rows."""
+    quadratic critic to about 0.6; a critic that needs no monotone dependence wins on the
+    validation rows (with one column a side, the grid's plug-in table leads from the start)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3000, 1))
     y = np.sin(4 * x) + 0.1 * rng.standard_normal((3000, 1))
     result = estimate_mi(x, y, steps=600, eval_every=100, batch_size=256, progress=False)
     candidates = result.info["critic_candidates"]
-    assert result.info["critic"] == "separable"
-    assert candidates["quadratic"] < 0.8 < 1.2 < candidates["separable"]
+    winner = result.info["critic"]
+    assert winner in ("separable", "grid")
+    assert candidates["quadratic"] < 0.8 < 1.2 < candidates[winner]
+    assert candidates["separable"] > candidates["quadratic"] + 0.3
     assert 1.1 < result.mi < 1.699 + 0.1
     assert result.info["start"] in ("gaussian", "none")  # the quadratic critic's start, kept
     steps = result.info["critic_steps"]
     assert steps["quadratic"] < 600  # it could not catch up, so it stopped early
-    assert steps["separable"] == result.info["steps_run"]
+    assert steps[winner] == result.info["steps_run"]

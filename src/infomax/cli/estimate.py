@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("y", metavar="Y", help="samples of Y, paired row by row with X")
     parser.add_argument("--bound", help=LazyHelp(_bound_help))  # type: ignore[arg-type]
     parser.add_argument(
-        "--critic", help="critic: quadratic (default), separable, bilinear or concat"
+        "--critic",
+        help="critic: auto (default: the quadratic and separable ones race, joined by grid "
+        "where X and Y have one column each), quadratic, separable, grid, bilinear or concat",
     )
     parser.add_argument(
         "--batch-size",

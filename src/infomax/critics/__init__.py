@@ -11,6 +11,7 @@ critic derives from :class:`Critic` and declares how it scores all pairs
 * :mod:`~infomax.critics.base` — :class:`Critic`, :class:`PairScorer`, :func:`mlp`.
 * :mod:`~infomax.critics.basic` — separable, bilinear, concatenated critics.
 * :mod:`~infomax.critics.quadratic` — the quadratic critic of ``estimate_mi``.
+* :mod:`~infomax.critics.grid` — a table of log copula density values, one column a side.
 
 A new critic is a :class:`Critic` subclass in its own module (or in
 ``basic``), added to :data:`CRITICS`.
@@ -22,12 +23,14 @@ from torch import nn
 
 from infomax.critics.base import Critic, PairScorer, mlp, score_candidates
 from infomax.critics.basic import BilinearCritic, ConcatCritic, SeparableCritic
+from infomax.critics.grid import CopulaGridCritic
 from infomax.critics.quadratic import QuadraticSeparableCritic
 
 __all__ = [
     "CRITICS",
     "BilinearCritic",
     "ConcatCritic",
+    "CopulaGridCritic",
     "Critic",
     "PairScorer",
     "QuadraticSeparableCritic",
@@ -41,11 +44,12 @@ CRITICS: dict[str, type[Critic]] = {
     "separable": SeparableCritic,
     "bilinear": BilinearCritic,
     "concat": ConcatCritic,
+    "grid": CopulaGridCritic,
 }
 
 
 def make_critic(name: str, x_dim: int, y_dim: int, **kwargs: object) -> nn.Module:
-    """Build a critic by name (``separable``, ``bilinear``, ``concat``).
+    """Build a critic by name (``separable``, ``bilinear``, ``concat``, ``grid``).
 
     :class:`QuadraticSeparableCritic` is the single-bound estimator's critic
     (``estimate_mi(critic="quadratic")``), built there; it is not offered to DEMI's terms.

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from infomax.bounds import all_pairs_readout, bound_names, make_baseline, make_bound
-from infomax.critics import Critic, QuadraticSeparableCritic, make_critic
+from infomax.critics import CRITICS, Critic, QuadraticSeparableCritic, make_critic
 from infomax.distributed import gather, is_distributed
 from infomax.objectives.base import Objective
 from infomax.validation import InputError
@@ -38,10 +38,14 @@ def build_critic(spec: CriticSpec, x_dim: int, y_dim: int, **kwargs: Any) -> nn.
         return module
     if spec == "quadratic":
         return QuadraticSeparableCritic(x_dim, y_dim, **kwargs)
+    if spec not in CRITICS:
+        raise InputError(
+            f"unknown critic {spec!r}; choose one of {', '.join(sorted(CRITICS))} or quadratic"
+        )
     try:
         return make_critic(spec, x_dim, y_dim, **kwargs)
-    except ValueError as error:
-        raise InputError(f"{error}; or quadratic") from None
+    except ValueError as error:  # options the critic refuses (the grid critic's widths)
+        raise InputError(str(error)) from None
 
 
 def unknown_bound(name: str) -> InputError:
