@@ -229,14 +229,14 @@ def test_human_summary_names_the_race_winner(
     fake.result = _result(
         info={
             "critic": "separable",
-            "critic_candidates": {"quadratic": 0.5851, "separable": 1.5962},
-            "critic_steps": {"quadratic": 750, "separable": 2500},
+            "critic_candidates": {"quadratic": 0.5851, "separable": 1.5962, "grid": 1.5385},
+            "critic_steps": {"quadratic": 750, "separable": 2500, "grid": 0},
         }
     )
     assert main(["estimate", *pair]) == 0
     assert capsys.readouterr().out.splitlines()[3] == (
         "critic: separable (best on the validation rows: quadratic 0.5851 after 750 steps, "
-        "separable 1.5962 after 2500 steps)"
+        "separable 1.5962 after 2500 steps, grid 1.5385 (fitted, not trained))"
     )
 
 

@@ -13,9 +13,9 @@ The recipe, and where each step lives:
    (:mod:`infomax.preprocess`; the rank / copula transform by default).
 4. **Start** the quadratic critic at the best elliptical copula fitted to the
    training rows (:mod:`infomax.warm_start`), a candidate the validation rows
-   judge like any checkpoint.
-5. **Train** it (:class:`infomax.fit.Training`; with ``critic="auto"`` two
-   critics race, :mod:`infomax.race`): Adam on fresh
+   judge like any checkpoint; the grid critic at its plug-in table.
+5. **Train** it (:class:`infomax.fit.Training`; with ``critic="auto"`` the
+   critics of :func:`auto_critics` race, :mod:`infomax.race`): Adam on fresh
    minibatches, the learning rate decaying on a cosine for a single bound,
    the validation estimate every ``eval_every`` steps, the best checkpoint
    kept, early stopping after ``patience`` evaluations without improvement.
@@ -27,7 +27,7 @@ The recipe, and where each step lives:
    on the training rows, and the 90% interval between them
    (:mod:`infomax.bracket`).
 
-Why these defaults (``bound="contrastive_dv"``, ``critic="quadratic"``):
+Why these defaults (``bound="contrastive_dv"``, the quadratic critic among those raced):
 
 * **Read-out over all pairs.** At large MI the DV partition is carried by the
   rare negative pairs that nearly match, a fraction about ``e^{-I}`` of them:

@@ -230,7 +230,12 @@ def run(args: argparse.Namespace) -> int:
     if candidates:
         steps = result.info.get("critic_steps", {})
         raced = ", ".join(
-            f"{name} {value:.4f} after {steps.get(name, '?')} steps"
+            f"{name} {value:.4f} "
+            + (
+                "(fitted, not trained)"
+                if steps.get(name) == 0
+                else f"after {steps.get(name, '?')} steps"
+            )
             for name, value in candidates.items()
         )
         print(f"critic: {result.info['critic']} (best on the validation rows: {raced})")
