@@ -961,13 +961,18 @@ def bmi_suite_families(report: Report) -> str:
 
 
 def bmi_suite_tasks(report: Report) -> str:
-    """Per task: the true MI, each estimator's mean estimate, infomax's chosen critic."""
+    """Per task: the true MI, each estimator's mean estimate, infomax's chosen critic (and
+    the candidate it is blended with, at that weight)."""
     data = report.data("bmi_suite")
     names = _bmi_estimators(data)
     critics: dict[str, set[str]] = {}
     for cell in data["cells"]:
         if cell["estimator"] == "infomax-default" and cell.get("critic"):
-            critics.setdefault(cell["task"], set()).add(cell["critic"])
+            blended = cell.get("blend")
+            label = cell["critic"] + (
+                f" + {blended['critic']} {blended['weight']:g}" if blended else ""
+            )
+            critics.setdefault(cell["task"], set()).add(label)
     rows = []
     for task in data["per_task"]:
         values = []

@@ -58,6 +58,7 @@ def main() -> None:
             "critic": result.info.get("critic"),
             "critic_candidates": result.info.get("critic_candidates"),
             "critic_steps": result.info.get("critic_steps"),
+            "blend": result.info.get("blend"),
             "start": result.info.get("start"),
             "start_shrinkage": result.info.get("start_shrinkage"),
             "warnings": result.info.get("warnings", []),

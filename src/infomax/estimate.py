@@ -58,6 +58,7 @@ import torch
 from torch import Tensor
 
 from infomax import fit
+from infomax.blend import blend
 from infomax.bounds import bound_names
 from infomax.bracket import bracket, midpoint, training_readout
 from infomax.objectives import (
@@ -349,12 +350,16 @@ def estimate_mi(
         chosen_name = race(trainings)
     fitted_all = {name: training.finish() for name, training in trainings.items()}
     objective, fitted = trainings[chosen_name].objective, fitted_all[chosen_name]
+    blended = (
+        blend(trainings, chosen_name, x_val, y_val, eval_batch_size) if len(names) > 1 else None
+    )
     if len(names) > 1:
         start_info = {
             **start_info,
             "critic": chosen_name,
             "critic_candidates": {name: t.best_value for name, t in trainings.items()},
             "critic_steps": {name: f["steps_run"] for name, f in fitted_all.items()},
+            "blend": blended,
         }
     terms, per_batch, diags, readout = fit.heldout_terms(
         objective, xt[test_idx], yt[test_idx], eval_batch_size

@@ -12,6 +12,7 @@ critic derives from :class:`Critic` and declares how it scores all pairs
 * :mod:`~infomax.critics.basic` — separable, bilinear, concatenated critics.
 * :mod:`~infomax.critics.quadratic` — the quadratic critic of ``estimate_mi``.
 * :mod:`~infomax.critics.grid` — a table of log copula density values, one column a side.
+* :mod:`~infomax.critics.mixed` — a weighted sum of critics (an ensemble).
 
 A new critic is a :class:`Critic` subclass in its own module (or in
 ``basic``), added to :data:`CRITICS`.
@@ -24,6 +25,7 @@ from torch import nn
 from infomax.critics.base import Critic, PairScorer, mlp, score_candidates
 from infomax.critics.basic import BilinearCritic, ConcatCritic, SeparableCritic
 from infomax.critics.grid import CopulaGridCritic
+from infomax.critics.mixed import MixedCritic
 from infomax.critics.quadratic import QuadraticSeparableCritic
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "ConcatCritic",
     "CopulaGridCritic",
     "Critic",
+    "MixedCritic",
     "PairScorer",
     "QuadraticSeparableCritic",
     "SeparableCritic",

@@ -1,0 +1,82 @@
+"""After the race: the winning critic blended with another candidate, where the blend reads higher.
+
+Critics of different families trained on the same rows miss different parts of
+the dependence: on a spiral (a Gaussian rotated by an angle that grows with the
+radius) the quadratic critic keeps the Gaussian part and the separable MLP some
+of the rotation. The DV read-out is concave in the critic,
+``DV((1 - w) f + w g) >= (1 - w) DV(f) + w DV(g)``, so a blend of two critics
+reads at least the weighted mean of their read-outs, and above both where each
+holds what the other lacks.
+
+:func:`blend` reads out ``(1 - w) f + w g`` (:class:`~infomax.critics.MixedCritic`)
+on the validation rows, for the winner ``f``, every other candidate ``g`` and
+every ``w`` of :data:`BLEND_WEIGHTS`: the read-out that chose each checkpoint and
+the race's winner. The best blend replaces the winner only where it reads more
+than :data:`~infomax.race.RACE_TIE` nats above it; the test rows, which no choice
+saw, then read out whichever critic is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from torch import Tensor
+
+from infomax.critics import MixedCritic
+from infomax.fit import Training, heldout_terms
+from infomax.objectives import CriticObjective
+from infomax.race import RACE_TIE
+
+__all__ = ["BLEND_WEIGHTS", "blend"]
+
+#: Weights ``w`` of the other candidate tried in each blend ``(1 - w) f + w g``.
+BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+
+
+def blend(
+    trainings: Mapping[str, Training],
+    winner: str,
+    x_val: Tensor,
+    y_val: Tensor,
+    eval_batch_size: int,
+    tie: float = RACE_TIE,
+) -> dict[str, Any] | None:
+    """Replace the winner's critic by its best blend with another candidate, if one reads higher.
+
+    Args:
+        trainings: the race's candidates, each finished (holding its best checkpoint).
+        winner: the name of the race's winner; its objective's critic is replaced
+            by the blend where one is kept.
+        x_val, y_val: (N, d_x), (N, d_y) the validation rows the race read.
+        eval_batch_size: batch size of a batched validation read-out.
+        tie: nats by which a blend must read above the winner's best validation value.
+
+    Returns:
+        ``{"critic": the other candidate, "weight": w, "validation": the blend's
+        validation estimate (nats)}``, or None where the winner is kept alone (no
+        blend reads more than ``tie`` above it, or the candidates are not single
+        critics under one bound).
+    """
+    objective = trainings[winner].objective
+    if not isinstance(objective, CriticObjective):
+        return None
+    alone = objective.critic
+    best: tuple[float, str, float] = (trainings[winner].best_value + tie, "", 0.0)
+    for name, training in trainings.items():
+        other = training.objective
+        if name == winner or not isinstance(other, CriticObjective):
+            continue
+        for weight in BLEND_WEIGHTS:
+            objective.critic = MixedCritic([alone, other.critic], [1 - weight, weight]).eval()
+            value = float(heldout_terms(objective, x_val, y_val, eval_batch_size)[0].sum())
+            if math.isfinite(value) and value > best[0]:
+                best = (value, name, weight)
+    value, name, weight = best
+    if not name:
+        objective.critic = alone
+        return None
+    mixed = MixedCritic([alone, trainings[name].objective.critic], [1 - weight, weight])
+    objective.critic = mixed.eval()
+    return {"critic": name, "weight": weight, "validation": value}
