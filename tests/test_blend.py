@@ -84,13 +84,14 @@ def test_estimate_mi_reports_the_blend_it_reads_out() -> None:
 
     task = D.spiral(dim=3, mi=1.0, speed=1.0)
     x, y = task.sample(4000, seed=0)
-    result = estimate_mi(x, y, steps=500, eval_every=250, progress=False)
+    fast = {"steps": 500, "eval_every": 250, "progress": False}
+    result = estimate_mi(x, y, **fast)
     info = result.info
     blended = info["blend"]
     assert blended is not None and blended["critic"] != info["critic"]
     assert blended["weight"] in BLEND_WEIGHTS
     assert blended["validation"] > max(info["critic_candidates"].values()) + 0.01
     assert math.isfinite(result.mi) and abs(result.mi - task.mi) < 0.25
-    alone = estimate_mi(x, y, critic=info["critic"], steps=500, eval_every=250, progress=False)
+    alone = estimate_mi(x, y, critic=info["critic"], **fast)
     assert info["heldout_estimate"] > alone.info["heldout_estimate"]
     assert np.isfinite(result.scores(x[:5], y[:5])).all()

@@ -231,13 +231,15 @@ def test_human_summary_names_the_race_winner(
             "critic": "separable",
             "critic_candidates": {"quadratic": 0.5851, "separable": 1.5962, "grid": 1.5385},
             "critic_steps": {"quadratic": 750, "separable": 2500, "grid": 0},
+            "blend": {"critic": "grid", "weight": 0.3, "validation": 1.6123},
         }
     )
     assert main(["estimate", *pair]) == 0
-    assert capsys.readouterr().out.splitlines()[3] == (
+    assert capsys.readouterr().out.splitlines()[3:5] == [
         "critic: separable (best on the validation rows: quadratic 0.5851 after 750 steps, "
-        "separable 1.5962 after 2500 steps, grid 1.5385 (fitted, not trained))"
-    )
+        "separable 1.5962 after 2500 steps, grid 1.5385 (fitted, not trained))",
+        "blended with grid at weight 0.3: 1.6123 on the validation rows",
+    ]
 
 
 def test_human_summary_with_terms_and_warnings(

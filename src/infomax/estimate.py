@@ -19,6 +19,8 @@ The recipe, and where each step lives:
    minibatches, the learning rate decaying on a cosine for a single bound,
    the validation estimate every ``eval_every`` steps, the best checkpoint
    kept, early stopping after ``patience`` evaluations without improvement.
+   The race's winner is blended with another candidate where the blend reads
+   higher on the validation rows (:mod:`infomax.blend`).
 6. **Read out** the trained critic on the test rows with its standard error: the
    DV estimate over *all* pairs of the test rows where the bound's estimate is DV
    and the critic is separable (:mod:`infomax.bounds.all_pairs`), else the
@@ -161,7 +163,9 @@ def estimate_mi(
             side, one that cannot catch up stops early) and the one with the best
             validation estimate reports (``info["critic"]``; each one's best
             validation estimate and steps run in ``info["critic_candidates"]``,
-            ``info["critic_steps"]``);
+            ``info["critic_steps"]``), blended with another candidate where the blend
+            reads higher on the validation rows (``info["blend"]``: the partner and its
+            weight, or None; :mod:`infomax.blend`);
             with ``subviews``, ``separable``. Or one of ``quadratic``
             (:class:`~infomax.critics.QuadraticSeparableCritic`), ``separable``,
             ``grid`` (:class:`~infomax.critics.CopulaGridCritic`, one column a side;

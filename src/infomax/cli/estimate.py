@@ -239,6 +239,12 @@ def run(args: argparse.Namespace) -> int:
             for name, value in candidates.items()
         )
         print(f"critic: {result.info['critic']} (best on the validation rows: {raced})")
+        blended = result.info.get("blend")
+        if blended:
+            print(
+                f"blended with {blended['critic']} at weight {blended['weight']:g}: "
+                f"{blended['validation']:.4f} on the validation rows"
+            )
     start = result.info.get("start")
     if start is not None:
         dof = result.info.get("start_dof")
