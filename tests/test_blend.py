@@ -95,3 +95,23 @@ def test_estimate_mi_reports_the_blend_it_reads_out() -> None:
     alone = estimate_mi(x, y, critic=info["critic"], **fast)
     assert info["heldout_estimate"] > alone.info["heldout_estimate"]
     assert np.isfinite(result.scores(x[:5], y[:5])).all()
+
+
+def test_the_stacked_readout_of_the_blends_is_each_blends_own_readout() -> None:
+    """One pass over the rows for every weight reads what each blend's own critic reads,
+    a non-separable (Student-t) term included."""
+    from infomax.blend import _stacked_values
+
+    xv, yv = _pair(700, 1)
+    winner = _candidate(True, xv, yv).objective
+    correlation = np.array([[1.0, 0.0, 0.6], [0.0, 1.0, 0.0], [0.6, 0.0, 1.0]])
+    winner.critic.init_student_t(correlation, 4.0)
+    torch.manual_seed(1)
+    other = SeparableCritic(2, 1, hidden=(16,)).eval()
+    stacked = _stacked_values(winner, other, xv, yv)
+    assert stacked is not None and stacked.shape == (len(BLEND_WEIGHTS),)
+    alone = winner.critic
+    for value, weight in zip(stacked.tolist(), BLEND_WEIGHTS, strict=True):
+        winner.critic = MixedCritic([alone, other], [1 - weight, weight]).eval()
+        assert value == pytest.approx(float(heldout_terms(winner, xv, yv, 175)[0].sum()), abs=1e-4)
+    winner.critic = alone

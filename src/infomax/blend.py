@@ -22,9 +22,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
-from infomax.critics import MixedCritic
+from infomax.bounds.all_pairs import all_pairs_dv_stacked
+from infomax.critics import Critic, MixedCritic
 from infomax.fit import Training, heldout_terms
 from infomax.objectives import CriticObjective
 from infomax.race import RACE_TIE
@@ -68,9 +70,14 @@ def blend(
         other = training.objective
         if name == winner or not isinstance(other, CriticObjective):
             continue
-        for weight in BLEND_WEIGHTS:
-            objective.critic = MixedCritic([alone, other.critic], [1 - weight, weight]).eval()
-            value = float(heldout_terms(objective, x_val, y_val, eval_batch_size)[0].sum())
+        values = _stacked_values(objective, other.critic, x_val, y_val)
+        for k, weight in enumerate(BLEND_WEIGHTS):
+            if values is not None:
+                value = float(values[k])
+            else:
+                objective.critic = MixedCritic([alone, other.critic], [1 - weight, weight]).eval()
+                value = float(heldout_terms(objective, x_val, y_val, eval_batch_size)[0].sum())
+                objective.critic = alone
             if math.isfinite(value) and value > best[0]:
                 best = (value, name, weight)
     value, name, weight = best
@@ -80,3 +87,32 @@ def blend(
     mixed = MixedCritic([alone, trainings[name].objective.critic], [1 - weight, weight])
     objective.critic = mixed.eval()
     return {"critic": name, "weight": weight, "validation": value}
+
+
+def _stacked_values(
+    objective: CriticObjective, other: nn.Module, x_val: Tensor, y_val: Tensor
+) -> Tensor | None:
+    """The validation read-out of every blend with ``other``: (len(BLEND_WEIGHTS),) nats.
+
+    The all-pairs read-out of ``(1 - w) f + w g`` from one pass over the rows that
+    scores each block of ``f`` and ``g`` once (:func:`all_pairs_dv_stacked`), as
+    :func:`~infomax.fit.heldout_terms` would read each blend's :class:`MixedCritic`;
+    None where that read-out does not apply (a bound without a DV estimate, or a
+    critic that declares no pair scorer), and the blends are read one by one.
+    """
+    critic = objective.critic
+    if not objective.bound.dv_readout or not isinstance(critic, Critic):
+        return None
+    if not isinstance(other, Critic):
+        return None
+    first, second = critic.pair_scorer(x_val, y_val), other.pair_scorer(x_val, y_val)
+    if first is None or second is None:
+        return None
+    w = torch.tensor(BLEND_WEIGHTS, dtype=first.positives.dtype)[:, None, None]
+
+    def block(start: int, stop: int) -> Tensor:
+        return (1 - w) * first.rows(start, stop)[None] + w * second.rows(start, stop)[None]
+
+    positives = (1 - w[:, :, 0]) * first.positives[None] + w[:, :, 0] * second.positives[None]
+    caps = positives.max(dim=1).values if objective.cap_negatives else None
+    return all_pairs_dv_stacked(block, x_val.shape[0], caps)

@@ -18,7 +18,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["all_pairs_dv", "all_pairs_dv_blocks", "all_pairs_readout", "dv_influence"]
+__all__ = [
+    "all_pairs_dv",
+    "all_pairs_dv_blocks",
+    "all_pairs_dv_stacked",
+    "all_pairs_readout",
+    "dv_influence",
+]
 
 
 @torch.no_grad()
@@ -104,6 +110,47 @@ def all_pairs_dv_blocks(
     groups = max(1, min(groups, n))
     per_group = torch.stack([estimate + influence[g].mean() for g in torch.arange(n).chunk(groups)])
     return estimate, per_group.float()
+
+
+@torch.no_grad()
+def all_pairs_dv_stacked(
+    block: Callable[[int, int], Tensor],
+    n: int,
+    caps: Tensor | None = None,
+    chunk: int = 256,
+) -> Tensor:
+    """The all-pairs DV estimates of ``K`` critics over the same rows, one pass over the rows.
+
+    What :func:`all_pairs_dv_blocks` gives each critic (without the standard error),
+    for critics that share the cost of their scores: blends of two critics
+    (:mod:`infomax.blend`) score every block of each critic once for all weights.
+
+    Args:
+        block: ``block(start, stop)`` returns the (K, stop - start, N) scores of rows
+            ``start:stop`` against every column, one matrix per critic; the diagonal
+            of each full matrix holds the positive pairs.
+        n: number of rows ``N``.
+        caps: (K,) each critic's clip of its negative scores (:func:`all_pairs_dv_blocks`'s
+            ``cap``), or None for no clip.
+        chunk: rows per block.
+
+    Returns:
+        (K,) the estimates, nats.
+    """
+    positive_sum: Tensor | float = 0.0
+    total: Tensor | None = None
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        scores = block(start, stop)
+        rows = torch.arange(stop - start)
+        positive_sum = positive_sum + scores[:, rows, rows + start].double().sum(1)
+        scores[:, rows, rows + start] = -math.inf
+        if caps is not None:
+            scores = torch.minimum(scores, caps.to(scores.dtype)[:, None, None])
+        lse = torch.logsumexp(scores.flatten(1), dim=1).double()
+        total = lse if total is None else torch.logaddexp(total, lse)
+    assert total is not None and isinstance(positive_sum, Tensor)
+    return positive_sum / n - (total - math.log(n * (n - 1)))
 
 
 def dv_influence(diagonal: Tensor, row_lse: Tensor, col_lse: Tensor, total_lse: Tensor) -> Tensor:
