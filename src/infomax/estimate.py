@@ -302,8 +302,8 @@ def estimate_mi(
         names = ("separable",) if subviews is not None else auto_critics(xa.shape[1], ya.shape[1])
     else:
         names = (critic,)  # type: ignore[assignment]
-    # The grid critic's start is its fit (the plug-in table chosen on validation rows);
-    # training from it moves the validation estimate by less than 0.01 nats (BENCHMARKS.md).
+    # The grid critic's start is its fit (the plug-in table chosen on the validation rows),
+    # so it is not trained further.
     steps_of = {name: 0 if name == AUTO_GRID and init is not None else steps for name in names}
     trained = sum(1 for n in steps_of.values() if n) or 1
     budget = None if max_seconds is None else max_seconds / trained
@@ -354,10 +354,8 @@ def estimate_mi(
         chosen_name = race(trainings)
     fitted_all = {name: training.finish() for name, training in trainings.items()}
     objective, fitted = trainings[chosen_name].objective, fitted_all[chosen_name]
-    blended = (
-        blend(trainings, chosen_name, x_val, y_val, eval_batch_size) if len(names) > 1 else None
-    )
     if len(names) > 1:
+        blended = blend(trainings, chosen_name, x_val, y_val, eval_batch_size)
         start_info = {
             **start_info,
             "critic": chosen_name,
