@@ -77,6 +77,24 @@ def test_blend_keeps_the_winner_alone_unless_a_blend_reads_higher() -> None:
     assert not mixed.training
 
 
+def test_on_many_validation_rows_blends_are_read_on_a_subset_against_the_winner_there() -> None:
+    xv, yv = _pair(2000, 1)
+    exact, zero = _candidate(True, xv, yv), _candidate(False, xv, yv)
+    trainings = {"exact": exact, "zero": zero}
+    assert blend(trainings, "exact", xv, yv, 200, max_rows=400) is None  # type: ignore[arg-type]
+    kept = blend(trainings, "zero", xv, yv, 200, max_rows=400)  # type: ignore[arg-type]
+    assert kept is not None and kept["critic"] == "exact" and kept["weight"] == max(BLEND_WEIGHTS)
+    # The gain read on 400 rows, added to the winner's value on all 2000.
+    full = MixedCritic(
+        [_candidate(False, xv, yv).objective.critic, exact.objective.critic],
+        [1 - kept["weight"], kept["weight"]],
+    ).eval()
+    reader = _candidate(False, xv, yv).objective
+    reader.critic = full
+    on_all = float(heldout_terms(reader, xv, yv, 200)[0].sum())
+    assert kept["validation"] == pytest.approx(on_all, abs=0.05)
+
+
 def test_estimate_mi_reports_the_blend_it_reads_out() -> None:
     """A spiral (bmi's: a 3 + 3 Gaussian rotated by an angle growing with the radius): the
     quadratic critic keeps its Gaussian part, and a blend with the separable one reads more."""
