@@ -36,3 +36,25 @@ def test_coverage_mirrors_the_interval_about_the_heldout_estimate() -> None:
     assert coverage == {"e": {"cells": 3, "covered": 2, "covered_symmetric": 1}}
     assert collect.tolerance(0.5) == pytest.approx(0.1)
     assert collect.tolerance(2.0) == pytest.approx(0.2)
+
+
+def test_tasks_where_infomax_trails_the_closest_bmi_estimator_by_more_than_the_margin() -> None:
+    collect = _collect()
+    tasks = [
+        {"id": t, "family": "f", "dim_x": 1, "dim_y": 1, "mi_true": 1.0} for t in ("a", "b", "c")
+    ]
+    rows = [
+        # a: infomax 0.07 further than CCA (0.03 off): listed.
+        {"task": "a", "estimator": "infomax-default", "mi": 0.9, "seed": 0, "seconds": 1.0},
+        {"task": "a", "estimator": "bmi-cca", "mi": 1.03, "seed": 0, "seconds": 1.0},
+        {"task": "a", "estimator": "bmi-ksg", "mi": 0.8, "seed": 0, "seconds": 1.0},
+        # b: 0.04 further: inside the margin. c: no bmi estimator ran.
+        {"task": "b", "estimator": "infomax-default", "mi": 0.95, "seed": 0, "seconds": 1.0},
+        {"task": "b", "estimator": "bmi-ksg", "mi": 0.99, "seed": 0, "seconds": 1.0},
+        {"task": "c", "estimator": "infomax-default", "mi": 0.5, "seed": 0, "seconds": 1.0},
+    ]
+    behind = collect.summarise(tasks, rows)["behind_closest"]
+    assert [entry["id"] for entry in behind] == ["a"]
+    assert behind[0]["closest"] == "bmi-cca"
+    assert behind[0]["infomax_error"] == pytest.approx(0.1)
+    assert behind[0]["closest_error"] == pytest.approx(0.03)

@@ -11,7 +11,8 @@ prints the tables. Per task, |error| is ``|mean over seeds - true MI|``; "within
         --json benchmarks/results/bmi_suite.json
 
 ``--seeds 0`` keeps only those seeds' cells, so that estimators run on different numbers
-of seeds so far are compared on the same rows.
+of seeds so far are compared on the same rows. ``--gaussian-limit`` adds each task's
+large-sample Gaussian MI (what CCA converges to; ``gaussian_limit.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,39 @@ def tolerance(true_mi: float) -> float:
     return max(0.1, 0.1 * true_mi)
 
 
+#: The estimator the suite is run for; the others are bmi's.
+INFOMAX = "infomax-default"
+#: How much further from the truth than the closest bmi estimator a task may be (nats).
+BEHIND_MARGIN = 0.05
+
+
+def behind_closest(per_task: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tasks on which infomax is more than :data:`BEHIND_MARGIN` further from the truth
+    than the closest of bmi's estimators: id, infomax's |error|, that estimator and its."""
+    behind = []
+    for entry in per_task:
+        if INFOMAX not in entry:
+            continue
+        others = [
+            (entry[name]["abs_error"], name)
+            for name, value in entry.items()
+            if isinstance(value, dict) and name.startswith("bmi-")
+        ]
+        if not others:
+            continue
+        error, name = min(others)
+        if entry[INFOMAX]["abs_error"] > error + BEHIND_MARGIN:
+            behind.append(
+                {
+                    "id": entry["id"],
+                    "infomax_error": entry[INFOMAX]["abs_error"],
+                    "closest": name,
+                    "closest_error": error,
+                }
+            )
+    return behind
+
+
 def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-task and per-family summaries of every estimator's cells."""
     by_cell: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -42,7 +76,8 @@ def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[s
     estimators = sorted({row["estimator"] for row in rows})
     per_task = []
     for task in tasks:
-        entry: dict[str, Any] = {k: task[k] for k in ("id", "family", "dim_x", "dim_y", "mi_true")}
+        keys = ("id", "family", "dim_x", "dim_y", "mi_true", "gaussian_limit")
+        entry: dict[str, Any] = {k: task[k] for k in keys if k in task}
         for name in estimators:
             cells = [r for r in by_cell.get((task["id"], name), []) if r["mi"] is not None]
             if not cells:
@@ -98,6 +133,7 @@ def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[s
     return {
         "estimators": estimators,
         "per_task": per_task,
+        "behind_closest": behind_closest(per_task),
         "per_family": per_family,
         "coverage": coverage,
         "timing": timing,
@@ -177,8 +213,21 @@ def main() -> None:
     parser.add_argument(
         "--seeds", default="", help="comma-separated seeds to keep (default: every seed run)"
     )
+    parser.add_argument(
+        "--gaussian-limit",
+        type=Path,
+        default=None,
+        help="JSON lines of gaussian_limit.py: each task's large-sample Gaussian MI",
+    )
     args = parser.parse_args()
     tasks = json.loads((args.tasks / "tasks.json").read_text())
+    if args.gaussian_limit:
+        limits = [json.loads(line) for line in args.gaussian_limit.read_text().splitlines()]
+        by_task = {row["task"]: row for row in limits}
+        for task in tasks:
+            if task["id"] in by_task:
+                task["gaussian_limit"] = by_task[task["id"]]["gaussian_mi"]
+                task["gaussian_limit_rows"] = by_task[task["id"]]["rows"]
     rows = _read_rows(args.results, args.seeds)
     summary = summarise(tasks, rows)
     # Estimators run on part of the suite so far: their intervals' coverage only.
