@@ -916,6 +916,18 @@ BMI_SUITE_LABELS = {
 }
 
 
+def _bmi_label(data: dict[str, Any], name: str) -> str:
+    """An estimator's column label, with its seeds where it ran fewer than the others."""
+    seeds = {
+        n: max((t[n]["seeds"] for t in data["per_task"] if n in t), default=0)
+        for n in data["estimators"]
+    }
+    label = BMI_SUITE_LABELS.get(name, name)
+    if seeds[name] < max(seeds.values()):
+        label += f" ({seeds[name]} seed{'s' if seeds[name] > 1 else ''})"
+    return label
+
+
 def _bmi_estimators(data: dict[str, Any]) -> list[str]:
     names = data["estimators"]
     return [n for n in BMI_SUITE_LABELS if n in names] + sorted(
@@ -939,7 +951,7 @@ def bmi_suite_families(report: Report) -> str:
                 else f"{s['mean_abs_error']:.3f} ({s['within']}/{s['tasks_done']}, {s['closest']})"
             )
         rows.append([family, str(entry["tasks"]), *cells])
-    header = ["family", "tasks", *(BMI_SUITE_LABELS.get(n, n) for n in names)]
+    header = ["family", "tasks", *(_bmi_label(data, n) for n in names)]
     coverage = [
         f"{BMI_SUITE_LABELS.get(n, n)}: {c['covered']}/{c['cells']} cells"
         + (
@@ -986,7 +998,7 @@ def bmi_suite_tasks(report: Report) -> str:
         default = task.get("infomax-default")
         seconds = "-" if default is None else f"{default['seconds']:.0f}"
         rows.append([task["id"], dims, f"{task['mi_true']:.3f}", *values, chosen, seconds])
-    header = ["task", "dims", "true MI", *(BMI_SUITE_LABELS.get(n, n) for n in names)]
+    header = ["task", "dims", "true MI", *(_bmi_label(data, n) for n in names)]
     header += ["infomax critic", "infomax s"]
     return table(header, rows)
 
