@@ -29,7 +29,7 @@ __all__ = [
 
 @torch.no_grad()
 def all_pairs_dv(
-    gx: Tensor, hy: Tensor, groups: int = 10, chunk: int = 1024, cap: float | None = None
+    gx: Tensor, hy: Tensor, groups: int | None = None, chunk: int = 1024, cap: float | None = None
 ) -> tuple[float, Tensor]:
     """DV estimate over all ``N (N - 1)`` negative pairs of a separable critic.
 
@@ -44,7 +44,7 @@ def all_pairs_dv(
     Args:
         gx: (N, e) embeddings of the held-out ``x`` rows.
         hy: (N, e) embeddings of their paired ``y`` rows.
-        groups: number of row groups for the standard error.
+        groups: number of row groups for the standard error (None: each row its own).
         chunk: rows per matmul.
         cap: if given, negative pairs' scores are clipped to at most ``cap``
             (see :func:`all_pairs_dv_blocks`).
@@ -63,7 +63,7 @@ def all_pairs_dv(
 def all_pairs_dv_blocks(
     block: Callable[[int, int], Tensor],
     n: int,
-    groups: int = 10,
+    groups: int | None = None,
     chunk: int = 1024,
     cap: float | None = None,
 ) -> tuple[float, Tensor]:
@@ -74,7 +74,11 @@ def all_pairs_dv_blocks(
             rows ``start:stop`` against every column; the diagonal of the full
             matrix holds the positive pairs.
         n: number of rows ``N``.
-        groups: number of row groups for the standard error.
+        groups: number of row groups for the standard error. None (default): each
+            row its own group, the delta-method standard error from every row's
+            influence (:func:`dv_influence`). A few groups give a standard error with
+            few degrees of freedom, whose own spread makes ``+/- 1.645`` of it hold the
+            estimate's mean less often than 90%.
         chunk: rows per block.
         cap: if given, every negative pair's score is clipped to at most
             ``cap`` before the partition. :func:`all_pairs_readout` passes the
@@ -107,7 +111,9 @@ def all_pairs_dv_blocks(
     total_lse = torch.logsumexp(row_lse, dim=0)
     estimate = float(diagonal.mean() - (total_lse - math.log(n * (n - 1))))
     influence = dv_influence(diagonal, row_lse, col_lse, total_lse)
-    groups = max(1, min(groups, n))
+    if groups is None or groups >= n:
+        return estimate, (estimate + influence).float()
+    groups = max(1, groups)
     per_group = torch.stack([estimate + influence[g].mean() for g in torch.arange(n).chunk(groups)])
     return estimate, per_group.float()
 
@@ -178,7 +184,7 @@ def dv_influence(diagonal: Tensor, row_lse: Tensor, col_lse: Tensor, total_lse: 
 
 @torch.no_grad()
 def all_pairs_readout(
-    critic: nn.Module, x: Tensor, y: Tensor, groups: int = 10, cap_negatives: bool = True
+    critic: nn.Module, x: Tensor, y: Tensor, groups: int | None = None, cap_negatives: bool = True
 ) -> tuple[float, Tensor] | None:
     """:func:`all_pairs_dv_blocks` of a critic over (N, d) held-out rows, or None.
 
@@ -191,7 +197,7 @@ def all_pairs_readout(
         critic: the critic.
         x: (N, d_x) held-out rows.
         y: (N, d_y) their paired rows.
-        groups: row groups for the standard error.
+        groups: row groups for the standard error (None: each row its own).
         cap_negatives: clip negatives at the highest positive score (the
             ``cap`` of :func:`all_pairs_dv_blocks`).
 

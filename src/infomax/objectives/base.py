@@ -37,13 +37,14 @@ class Objective(nn.Module):
         raise NotImplementedError
 
     def all_pairs_terms(
-        self, x: Tensor, y: Tensor, groups: int = 10
+        self, x: Tensor, y: Tensor, groups: int | None = None
     ) -> tuple[Tensor, Tensor] | None:
         """The estimate over all pairs of (N, d) held-out rows, or None (the default).
 
         Returns:
-            ``(estimate (n_terms,), per_group (groups, n_terms))`` in nats, the
-            groups' spread giving the standard error; None: read out in batches.
+            ``(estimate (n_terms,), per_group (groups, n_terms))`` in nats (``groups``
+            None: one per row), the groups' spread giving the standard error; None:
+            read out in batches.
         """
         return None
 

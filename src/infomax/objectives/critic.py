@@ -143,7 +143,7 @@ class CriticObjective(Objective):
 
     @torch.no_grad()
     def all_pairs_terms(
-        self, x: Tensor, y: Tensor, groups: int = 10
+        self, x: Tensor, y: Tensor, groups: int | None = None
     ) -> tuple[Tensor, Tensor] | None:
         """DV over all pairs of (N, d) held-out rows, or None where it does not apply.
 
@@ -151,7 +151,8 @@ class CriticObjective(Objective):
         embeddings (:func:`~infomax.bounds.all_pairs_readout`).
 
         Returns:
-            ``(estimate (1,), per_group (groups, 1))`` in nats, or None.
+            ``(estimate (1,), per_group (groups, 1))`` in nats (``groups`` None: one
+            per row), or None.
         """
         if not self.bound.dv_readout:
             return None
