@@ -116,11 +116,8 @@ def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[s
     coverage = interval_coverage(tasks, rows)
     timing = {}
     for name in estimators:
-        # Wall times of the cells run with the most threads: runs with fewer were run for
-        # their estimates, beside other work.
-        ran = [r for r in rows if r["estimator"] == name and "seconds" in r]
-        most = max((r.get("threads", 0) for r in ran), default=0)
-        timed = sorted((r["seconds"], r["task"]) for r in ran if r.get("threads", 0) == most)
+        ran = _with_most_threads([r for r in rows if r["estimator"] == name and "seconds" in r])
+        timed = sorted((r["seconds"], r["task"]) for r in ran)
         if timed:
             timing[name] = {
                 "cells": len(timed),
@@ -128,7 +125,7 @@ def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[s
                 "max_seconds": timed[-1][0],
                 "slowest_task": timed[-1][1],
                 "over_60_seconds": sum(seconds > 60.0 for seconds, _ in timed),
-                "threads": [most] if most else [],
+                "threads": [ran[0]["threads"]] if ran[0].get("threads") else [],
             }
     return {
         "estimators": estimators,
@@ -140,10 +137,16 @@ def summarise(tasks: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[s
     }
 
 
+def _with_most_threads(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cells run with the most threads: runs with fewer were run for their estimates,
+    beside other work, so their wall times are not the suite's."""
+    most = max((r.get("threads", 0) for r in cells), default=0)
+    return [r for r in cells if r.get("threads", 0) == most]
+
+
 def _mean_seconds(cells: list[dict[str, Any]]) -> float:
-    """Mean wall time of the cells run with the most threads (see ``timing``)."""
-    most = max(r.get("threads", 0) for r in cells)
-    timed = [r["seconds"] for r in cells if r.get("threads", 0) == most]
+    """Mean wall time of the cells run with the most threads."""
+    timed = [r["seconds"] for r in _with_most_threads(cells)]
     return sum(timed) / len(timed)
 
 
